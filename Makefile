@@ -1,0 +1,36 @@
+# One venv in .venv; every target installs what it needs first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install format lint typecheck test test-integration demo
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+format: install
+	$(BIN)/ruff format otelperf tests benchmarks
+	$(BIN)/ruff check --fix otelperf tests benchmarks
+
+lint: install
+	$(BIN)/ruff format --check otelperf tests benchmarks
+	$(BIN)/ruff check otelperf tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+# The README's test command: lint, types, then every test (unit, e2e with real apps).
+test: lint typecheck
+	$(BIN)/pytest -q
+
+test-integration: install
+	$(BIN)/pytest -q -m integration tests/integration
+
+demo: install
+	$(BIN)/python examples/minimal_demo.py

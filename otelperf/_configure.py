@@ -1,0 +1,209 @@
+"""``configure()`` and ``shutdown()``: install otelperf into the OTel SDK, or attach to one.
+
+Two ways in, one code path (the distro calls :func:`configure_from_environment`):
+
+* No SDK provider installed yet: build a ``TracerProvider`` (head sampler from ``sample_ratio``
+  or ``OTEL_TRACES_SAMPLER``, resource from the SDK's detectors plus ``service_name``) and a
+  ``MeterProvider``, with the configured exporters, and install them globally.
+* An SDK provider is already installed (Logfire, a vendor distro, the user): add otelperf's span
+  processors to it through its public ``add_span_processor`` and keep its sampler, resource and
+  exporters; otelperf's own metrics then get a private ``MeterProvider`` (an SDK ``MeterProvider``
+  cannot take a new reader after creation). One INFO line says what could not be changed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from otelperf import _exporters
+from otelperf._safety import logger, never_raise
+from otelperf._sampler import head_sampler
+from otelperf._settings import Settings, resolve, source_of
+
+__all__ = ["Handle", "configure", "configure_from_environment", "current", "shutdown"]
+
+DEFAULT_SHUTDOWN_TIMEOUT_S = 5.0
+
+
+@dataclass(eq=False)
+class Handle:
+    """What ``configure()`` installed. Returned again by a second ``configure()`` call.
+
+    Attributes:
+        settings: The resolved settings.
+        tracer_provider: The SDK tracer provider otelperf uses (its own, or the one it attached to);
+            None when the SDK is disabled (``OTEL_SDK_DISABLED=true``).
+        meter_provider: The meter provider otelperf's metrics go through (None when disabled).
+        attached: True when otelperf attached to providers someone else installed.
+    """
+
+    settings: Settings
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
+    attached: bool
+    _closers: list[Callable[[], object]] = field(default_factory=list, repr=False)
+    _closed: bool = field(default=False, repr=False)
+
+    def shutdown(self, *, timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> bool:
+        """Flush and stop what otelperf owns; idempotent and bounded by ``timeout_s``.
+
+        Runs the SDK's shutdown in a daemon thread and waits at most ``timeout_s``: with the
+        collector down, exporters may retry for their own timeout, and the process must still
+        exit in time. Returns True when everything finished within the timeout.
+        """
+        if self._closed:
+            return True
+        self._closed = True
+        closers = list(reversed(self._closers))
+        worker = threading.Thread(
+            target=_run_all, args=(closers,), name="otelperf-shutdown", daemon=True
+        )
+        worker.start()
+        worker.join(timeout_s)
+        if worker.is_alive():
+            logger.warning("otelperf shutdown did not finish within %.1f s; going on", timeout_s)
+            return False
+        return True
+
+
+def _run_all(closers: list[Callable[[], object]]) -> None:
+    for close in closers:
+        never_raise(close)()
+
+
+_lock = threading.Lock()  # guards _handle: configure() may race from several threads
+_handle: Handle | None = None
+
+
+def current() -> Handle | None:
+    """Return the handle of the configured otelperf, or None before ``configure()``."""
+    return _handle
+
+
+def configure(**settings: object) -> Handle:
+    """Install otelperf (see the module docstring); a second call warns and returns the handle.
+
+    Args:
+        **settings: Any setting of the README table; ``None`` means "not given".
+
+    Raises:
+        ConfigError: A keyword or ``OTELPERF_*``/``OTEL_*`` value is invalid.
+    """
+    global _handle
+    with _lock:
+        if _handle is not None:
+            warnings.warn(
+                "otelperf.configure() was already called; returning the existing handle "
+                "(OpenTelemetry's global providers cannot be replaced)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return _handle
+        _handle = _install(settings, os.environ)
+        return _handle
+
+
+def configure_from_environment() -> Handle | None:
+    """The distro's entry: configure from the environment; on bad settings log one ERROR line.
+
+    Returns None (and leaves the application untouched) when a setting is invalid, so a typo in
+    an ``OTELPERF_*`` variable never stops the application from starting.
+    """
+    from otelperf._errors import ConfigError
+
+    if _handle is not None:
+        return _handle
+    try:
+        return configure()
+    except ConfigError as error:
+        logger.error("otelperf disabled: %s", error)
+        return None
+
+
+def shutdown(*, timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> bool:
+    """Flush and stop otelperf; idempotent, bounded by ``timeout_s``; a no-op if not configured."""
+    handle = _handle
+    return True if handle is None else handle.shutdown(timeout_s=timeout_s)
+
+
+def _install(given: Mapping[str, object], environ: Mapping[str, str]) -> Handle:
+    settings = resolve(given, environ)
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        logger.info("otelperf: OTEL_SDK_DISABLED=true, nothing installed")
+        return Handle(settings, None, None, attached=False)
+    existing = trace.get_tracer_provider()
+    if isinstance(existing, TracerProvider):
+        return _attach(settings, existing, environ)
+    return _own(settings, given, environ)
+
+
+def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, str]) -> Handle:
+    # Build everything first: a ConfigError must leave no half-installed state behind.
+    sampler = head_sampler(settings, environ)
+    attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
+    resource = Resource.create(attributes)
+    span_exporters = _exporters.span_exporters(settings.exporters, environ)
+    names_given = source_of("exporters", given, environ) in ("kwarg", "OTELPERF_EXPORTERS")
+    metric_names = _exporters.metric_exporter_names(
+        settings.exporters, names_given=names_given, environ=environ
+    )
+    readers: list[MetricReader] = [
+        PeriodicExportingMetricReader(exporter)
+        for exporter in _exporters.metric_exporters(metric_names, environ)
+    ]
+    # shutdown_on_exit=False: the SDK's own atexit hook is unbounded when exporters hang; ours
+    # (registered below) runs the same shutdown with a deadline.
+    tracer_provider = TracerProvider(sampler=sampler, resource=resource, shutdown_on_exit=False)
+    for processor in [*_processors(settings), *map(BatchSpanProcessor, span_exporters)]:
+        tracer_provider.add_span_processor(processor)
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=readers, shutdown_on_exit=False
+    )
+    trace.set_tracer_provider(tracer_provider)
+    if isinstance(metrics.get_meter_provider(), MeterProvider):
+        logger.info("otelperf: an SDK MeterProvider is already installed; ours stays private")
+    else:
+        metrics.set_meter_provider(meter_provider)
+    handle = Handle(settings, tracer_provider, meter_provider, attached=False)
+    handle._closers += [tracer_provider.shutdown, meter_provider.shutdown]
+    atexit.register(handle.shutdown)
+    return handle
+
+
+def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, str]) -> Handle:
+    for processor in _processors(settings):
+        provider.add_span_processor(processor)
+    kept = [f"sampler ({provider.sampler.get_description()})", "resource", "span exporters"]
+    readers: list[MetricReader] = [
+        PeriodicExportingMetricReader(exporter)
+        for exporter in _exporters.metric_exporters(settings.exporters, environ)
+    ]
+    meter_provider = MeterProvider(
+        resource=provider.resource, metric_readers=readers, shutdown_on_exit=False
+    )
+    logger.info(
+        "otelperf: attached to the TracerProvider already installed; kept its %s; "
+        "otelperf metrics use their own MeterProvider",
+        ", ".join(kept),
+    )
+    handle = Handle(settings, provider, meter_provider, attached=True)
+    handle._closers.append(meter_provider.shutdown)
+    atexit.register(handle.shutdown)
+    return handle
+
+
+def _processors(settings: Settings) -> list[SpanProcessor]:
+    """Return otelperf's own span processors, in DESIGN §2 order."""
+    return []

@@ -1,0 +1,262 @@
+"""Every otelperf setting, declared once, and how a value is found for it.
+
+Precedence: ``configure()`` keyword > ``OTELPERF_<NAME>`` environment variable > the standard
+``OTEL_*`` equivalent, if the setting has one > the default. ``None`` as a keyword and an empty
+environment variable both mean "not given". Every value is checked here, once; a bad one raises
+:class:`~otelperf.ConfigError` naming where it came from, the value and what is expected.
+
+The README's settings table is generated from :data:`SETTINGS` (:func:`markdown_table`),
+so documentation and behaviour cannot drift apart (a test compares them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from otelperf._errors import ConfigError
+
+__all__ = ["Settings", "describe", "env_name", "markdown_table", "resolve", "source_of"]
+
+T = TypeVar("T")
+
+# A function that, given the environment, returns the name of the standard OTEL_* variable that
+# stands for this setting right now, or None (some apply only in context, e.g. the sampler arg).
+OtelLookup = Callable[[Mapping[str, str]], "str | None"]
+
+
+def describe(origin: str, value: object) -> str:
+    """Render "where it came from = what it was" for error messages.
+
+    ``configure(sample_ratio=...)`` becomes ``configure(sample_ratio=1.5)``; an environment
+    variable becomes ``OTELPERF_SAMPLE_RATIO='1.5'``.
+    """
+    if origin.endswith("=...)"):
+        return f"{origin[:-4]}{value!r})"
+    return f"{origin}={value!r}"
+
+
+class Coerce(Generic[T]):
+    """Turns a raw value (keyword value or environment string) into a checked setting value."""
+
+    expected: str = "a value"
+
+    def __call__(self, value: object, origin: str) -> T:
+        """Return the checked value, or raise ConfigError naming ``origin``."""
+        raise NotImplementedError
+
+    def fail(self, value: object, origin: str) -> ConfigError:
+        """Build the error for a bad ``value`` that came from ``origin``."""
+        return ConfigError(f"{describe(origin, value)}: expected {self.expected}")
+
+
+class Text(Coerce[str]):
+    """A non-empty string without control characters."""
+
+    expected = "a non-empty string"
+
+    def __call__(self, value: object, origin: str) -> str:
+        """Check and strip the string."""
+        if not isinstance(value, str) or not value.strip() or not value.isprintable():
+            raise self.fail(value, origin)
+        return value.strip()
+
+
+class Number(Coerce[float]):
+    """A finite float within ``[low, high]``."""
+
+    def __init__(self, *, low: float, high: float = math.inf, low_open: bool = False) -> None:
+        """Set the accepted range (``low_open`` excludes ``low`` itself)."""
+        self.low, self.high, self.low_open = low, high, low_open
+        if high == math.inf:
+            self.expected = f"a number {'>' if low_open else '>='} {low:g}"
+        else:
+            self.expected = f"a number between {low:g} and {high:g}"
+
+    def __call__(self, value: object, origin: str) -> float:
+        """Parse (from text if needed) and range-check the number."""
+        if isinstance(value, bool):
+            raise self.fail(value, origin)
+        try:
+            number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise self.fail(value, origin) from None
+        too_low = number <= self.low if self.low_open else number < self.low
+        if not math.isfinite(number) or too_low or number > self.high:
+            raise self.fail(value, origin)
+        return number
+
+
+class Integer(Coerce[int]):
+    """An integer within ``[low, high]``."""
+
+    def __init__(self, *, low: int, high: int = sys.maxsize) -> None:
+        """Set the accepted range."""
+        self.low, self.high = low, high
+        self.expected = (
+            f"an integer >= {low}"
+            if high == sys.maxsize
+            else (f"an integer between {low} and {high}")
+        )
+
+    def __call__(self, value: object, origin: str) -> int:
+        """Parse (from text if needed) and range-check the integer."""
+        if isinstance(value, (bool, float)):
+            raise self.fail(value, origin)
+        try:
+            number = int(value.strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise self.fail(value, origin) from None
+        if not self.low <= number <= self.high:
+            raise self.fail(value, origin)
+        return number
+
+
+class Names(Coerce[tuple[str, ...]]):
+    """A comma-separated string or a sequence of names, each one of a known set.
+
+    ``allowed`` is called lazily so entry-point lookups happen only when the setting is used.
+    The name ``none`` alone means the empty tuple.
+    """
+
+    def __init__(self, allowed: Callable[[], frozenset[str]], what: str) -> None:
+        """Take the function listing valid names and a noun for the error message."""
+        self.allowed, self.what = allowed, what
+
+    def __call__(self, value: object, origin: str) -> tuple[str, ...]:
+        """Split, strip, de-duplicate and check every name."""
+        if isinstance(value, str):
+            items = [part.strip() for part in value.split(",")]
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            items = [str(v).strip() for v in value]
+        else:
+            self.expected = f"a comma-separated list of {self.what}"
+            raise self.fail(value, origin)
+        if items == ["none"]:
+            return ()
+        allowed = self.allowed()
+        self.expected = f"{self.what} from: {', '.join(sorted(allowed | {'none'}))}"
+        if not items or any(item not in allowed for item in items):
+            raise self.fail(value, origin)
+        return tuple(dict.fromkeys(items))
+
+
+def _exporter_names() -> frozenset[str]:
+    # The names the SDK's own configurator accepts: every registered span exporter entry point,
+    # plus "otlp", which picks gRPC or HTTP from OTEL_EXPORTER_OTLP_PROTOCOL.
+    registered = entry_points(group="opentelemetry_traces_exporter")
+    return frozenset(ep.name for ep in registered) | {"otlp"}
+
+
+def _plain(name: str) -> OtelLookup:
+    return lambda environ: name
+
+
+def _sampler_arg(environ: Mapping[str, str]) -> str | None:
+    # OTEL_TRACES_SAMPLER_ARG is a ratio only for the ratio samplers (OTel SDK env spec).
+    sampler = environ.get("OTEL_TRACES_SAMPLER", "").strip()
+    return "OTEL_TRACES_SAMPLER_ARG" if sampler.endswith("traceidratio") else None
+
+
+def _setting(default: Any, doc: str, coerce: Coerce[Any], otel: OtelLookup | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "coerce": coerce, "otel": otel})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """otelperf's resolved settings. Frozen; build one with :func:`resolve`."""
+
+    service_name: str | None = _setting(
+        None,
+        "Service name for the resource (`service.name`). Unset: the SDK's resource detection "
+        "(`OTEL_RESOURCE_ATTRIBUTES`, else `unknown_service`).",
+        Text(),
+        _plain("OTEL_SERVICE_NAME"),
+    )
+    sample_ratio: float | None = _setting(
+        None,
+        "Head-sampling ratio in [0, 1] for exported traces (parent-based). Unset: the SDK's "
+        "`OTEL_TRACES_SAMPLER`, else always on.",
+        Number(low=0.0, high=1.0),
+        _sampler_arg,
+    )
+    exporters: tuple[str, ...] = _setting(
+        ("otlp",),
+        "Span and metric exporters by entry-point name (`otlp`, `console`, ... or `none`). "
+        "`otlp` uses gRPC or HTTP per `OTEL_EXPORTER_OTLP_PROTOCOL`.",
+        Names(_exporter_names, "exporter names"),
+        _plain("OTEL_TRACES_EXPORTER"),
+    )
+
+
+SETTINGS: tuple[dataclasses.Field[Any], ...] = fields(Settings)
+
+
+def env_name(name: str) -> str:
+    """Return the ``OTELPERF_*`` variable for the setting ``name``."""
+    return "OTELPERF_" + name.upper()
+
+
+def resolve(given: Mapping[str, object], environ: Mapping[str, str]) -> Settings:
+    """Resolve every setting from keywords, then ``OTELPERF_*``, then ``OTEL_*``, then defaults.
+
+    Args:
+        given: ``configure()`` keywords; ``None`` means not given.
+        environ: The environment (tests pass a plain dict).
+
+    Raises:
+        ConfigError: An unknown keyword, or a value that fails its check.
+    """
+    known = {f.name for f in SETTINGS}
+    if unknown := sorted(set(given) - known):
+        raise ConfigError(
+            f"configure() got unknown setting(s) {', '.join(unknown)}: expected one of "
+            f"{', '.join(sorted(known))}"
+        )
+    picked: dict[str, Any] = {}
+    for f in SETTINGS:
+        coerce: Coerce[Any] = f.metadata["coerce"]
+        otel: OtelLookup | None = f.metadata["otel"]
+        if (value := given.get(f.name)) is not None:
+            picked[f.name] = coerce(value, f"configure({f.name}=...)")
+            continue
+        for var in (env_name(f.name), otel(environ) if otel else None):
+            if var and environ.get(var, "").strip():
+                picked[f.name] = coerce(environ[var], var)
+                break
+    return Settings(**picked)
+
+
+def source_of(name: str, given: Mapping[str, object], environ: Mapping[str, str]) -> str:
+    """Return where setting ``name`` comes from: ``kwarg``, a variable name or ``default``."""
+    f = next(f for f in SETTINGS if f.name == name)
+    if given.get(name) is not None:
+        return "kwarg"
+    otel: OtelLookup | None = f.metadata["otel"]
+    for var in (env_name(name), otel(environ) if otel else None):
+        if var and environ.get(var, "").strip():
+            return var
+    return "default"
+
+
+def markdown_table() -> str:
+    """Return the README settings table, one row per setting."""
+    rows = [
+        "| keyword | env var | standard equivalent | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for f in SETTINGS:
+        otel: OtelLookup | None = f.metadata["otel"]
+        otel_name = (otel({"OTEL_TRACES_SAMPLER": "traceidratio"}) if otel else None) or "—"
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        shown = "unset" if default is None else default
+        name, env = f"`{f.name}`", f"`{env_name(f.name)}`"
+        rows.append(f"| {name} | {env} | `{otel_name}` | `{shown}` | {f.metadata['doc']} |")
+    return "\n".join(rows)

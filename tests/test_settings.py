@@ -1,0 +1,168 @@
+"""Settings resolution: precedence matrix and one test per error message."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from otelperf import ConfigError
+from otelperf._settings import SETTINGS, Settings, markdown_table, resolve
+
+# setting -> (keyword value, OTELPERF_* value, standard OTEL_* variables, and the three results)
+MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
+    "service_name": ("kw", "perf", {"OTEL_SERVICE_NAME": "otel"}, "kw", "perf", "otel"),
+    "sample_ratio": (
+        0.25,
+        "0.5",
+        {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.75"},
+        0.25,
+        0.5,
+        0.75,
+    ),
+    "exporters": (
+        ["console"],
+        "otlp,console",
+        {"OTEL_TRACES_EXPORTER": "none"},
+        ("console",),
+        ("otlp", "console"),
+        (),
+    ),
+}
+
+
+class TestPrecedence:
+    def test_matrix_covers_every_setting(self) -> None:
+        """Every declared setting has a row in the precedence matrix."""
+        assert sorted(MATRIX) == sorted(f.name for f in SETTINGS)
+
+    @pytest.mark.parametrize(
+        ("name", "kw", "perf", "otel"),
+        [
+            (name, kw, perf, otel)
+            for name in MATRIX
+            for kw, perf, otel in itertools.product([False, True], repeat=3)
+        ],
+    )
+    def test_kwarg_beats_otelperf_env_beats_otel_env_beats_default(
+        self, name: str, kw: bool, perf: bool, otel: bool
+    ) -> None:
+        """The winning source is the first given of keyword, OTELPERF_*, OTEL_*, default."""
+        kw_value, perf_value, otel_env, want_kw, want_perf, want_otel = MATRIX[name]
+        given = {name: kw_value} if kw else {}
+        environ = {f"OTELPERF_{name.upper()}": perf_value} if perf else {}
+        if otel:
+            environ.update(otel_env)
+        want = (
+            want_kw
+            if kw
+            else want_perf
+            if perf
+            else want_otel
+            if otel
+            else getattr(Settings(), name)
+        )
+        assert getattr(resolve(given, environ), name) == want
+
+    def test_none_keyword_and_empty_env_mean_not_given(self) -> None:
+        """configure(x=None) and OTELPERF_X='' fall through to the next source."""
+        settings = resolve(
+            {"service_name": None}, {"OTELPERF_SERVICE_NAME": "  ", "OTEL_SERVICE_NAME": "svc"}
+        )
+        assert settings.service_name == "svc"
+
+    def test_sampler_arg_applies_only_to_ratio_samplers(self) -> None:
+        """OTEL_TRACES_SAMPLER_ARG is ignored unless OTEL_TRACES_SAMPLER is a ratio sampler."""
+        environ = {"OTEL_TRACES_SAMPLER": "always_on", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+        assert resolve({}, environ).sample_ratio is None
+
+    def test_settings_are_frozen(self) -> None:
+        """A resolved Settings object cannot be changed."""
+        settings = resolve({}, {})
+        with pytest.raises(AttributeError):
+            settings.service_name = "x"  # type: ignore[misc]
+
+    def test_exporter_names_are_deduplicated_in_order(self) -> None:
+        """Repeated exporter names collapse to one, keeping the first position."""
+        assert resolve({"exporters": "console, otlp,console"}, {}).exporters == ("console", "otlp")
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("given", "environ", "message"),
+        [
+            (
+                {},
+                {"OTELPERF_SAMPLE_RATIO": "1.5"},
+                "OTELPERF_SAMPLE_RATIO='1.5': expected a number between 0 and 1",
+            ),
+            (
+                {},
+                {"OTELPERF_SAMPLE_RATIO": "abc"},
+                "OTELPERF_SAMPLE_RATIO='abc': expected a number between 0 and 1",
+            ),
+            (
+                {"sample_ratio": True},
+                {},
+                "configure(sample_ratio=True): expected a number between 0 and 1",
+            ),
+            (
+                {"sample_ratio": float("nan")},
+                {},
+                "configure(sample_ratio=nan): expected a number between 0 and 1",
+            ),
+            (
+                {},
+                {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "-1"},
+                "OTEL_TRACES_SAMPLER_ARG='-1': expected a number between 0 and 1",
+            ),
+            (
+                {},
+                {"OTELPERF_SERVICE_NAME": "a\tb"},
+                "OTELPERF_SERVICE_NAME='a\\tb': expected a non-empty string",
+            ),
+            ({"service_name": 42}, {}, "configure(service_name=42): expected a non-empty string"),
+            (
+                {"exporters": 5},
+                {},
+                "configure(exporters=5): expected a comma-separated list of exporter names",
+            ),
+            (
+                {},
+                {"OTELPERF_EXPORTERS": "otlp,zipkin"},
+                "OTELPERF_EXPORTERS='otlp,zipkin': expected exporter names from: console, none, "
+                "otlp, otlp_proto_grpc, otlp_proto_http",
+            ),
+            (
+                {"sampel_ratio": 0.5},
+                {},
+                "configure() got unknown setting(s) sampel_ratio: expected one of exporters, "
+                "sample_ratio, service_name",
+            ),
+        ],
+    )
+    def test_message_names_origin_value_and_expectation(
+        self, given: dict[str, object], environ: dict[str, str], message: str
+    ) -> None:
+        """Each bad value raises ConfigError with origin, value and what is expected."""
+        with pytest.raises(ConfigError) as caught:
+            resolve(given, environ)
+        assert str(caught.value) == message
+
+    def test_config_error_is_a_value_error(self) -> None:
+        """ConfigError can be caught as ValueError."""
+        assert issubclass(ConfigError, ValueError)
+
+
+class TestDocumentation:
+    def test_readme_settings_table_is_generated_from_settings(self) -> None:
+        """README.md contains exactly the table markdown_table() generates."""
+        from pathlib import Path
+
+        readme = (Path(__file__).parents[1] / "README.md").read_text()
+        assert markdown_table() in readme
+
+    def test_every_setting_has_a_doc(self) -> None:
+        """Each setting declares a non-empty description."""
+        assert all(f.metadata["doc"].strip() for f in SETTINGS)
