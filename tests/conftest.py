@@ -9,6 +9,7 @@ import pytest
 from opentelemetry.test.globals_test import reset_metrics_globals, reset_trace_globals
 
 from otelperf import _configure
+from otelperf._receiver import OTLPReceiver
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +35,10 @@ def fresh_globals() -> Iterator[None]:
     _configure._handle = None
     reset_trace_globals()
     reset_metrics_globals()
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OTLPReceiver]:
+    """A real OTLP receiver (gRPC and HTTP/protobuf) on 127.0.0.1, ephemeral ports."""
+    with OTLPReceiver() as receiver:
+        yield receiver

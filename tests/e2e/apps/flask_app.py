@@ -5,19 +5,20 @@ from __future__ import annotations
 import sys
 
 from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
 
 app = Flask(__name__)
 USERS = {1: "ada", 2: "grace"}
 
 
 @app.get("/users")
-def users() -> object:
+def users() -> ResponseReturnValue:
     """List users."""
     return jsonify(sorted(USERS.values()))
 
 
 @app.get("/users/<int:user_id>")
-def user(user_id: int) -> object:
+def user(user_id: int) -> ResponseReturnValue:
     """One user, 404 when unknown."""
     if user_id not in USERS:
         return jsonify(error="not found"), 404
