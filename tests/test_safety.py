@@ -1,0 +1,123 @@
+"""never_raise, the rate-limited logger, suppression of our own traffic, and the fork registry."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+
+import pytest
+from opentelemetry.context import get_value
+from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
+
+from otelperf import _fork
+from otelperf._safety import RateLimitFilter, never_raise, suppressed
+
+
+class TestNeverRaise:
+    def test_swallows_and_logs_outside_the_test_suite(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """With internal-error raising off, the exception is logged and None returned."""
+        monkeypatch.delenv("OTELPERF_RAISE_INTERNAL_ERRORS")
+
+        @never_raise
+        def broken() -> int:
+            raise RuntimeError("boom-for-swallow-test")
+
+        with caplog.at_level(logging.ERROR, logger="otelperf"):
+            assert broken() is None
+        assert any("broken" in r.getMessage() for r in caplog.records)
+
+    def test_reraises_under_the_test_suite(self) -> None:
+        """OTELPERF_RAISE_INTERNAL_ERRORS=1 (set by conftest) makes bugs surface."""
+
+        @never_raise
+        def broken() -> None:
+            raise RuntimeError("surface me")
+
+        with pytest.raises(RuntimeError, match="surface me"):
+            broken()
+
+    def test_returns_the_result_when_nothing_fails(self) -> None:
+        """The wrapped function's result passes through."""
+        assert never_raise(lambda: 42)() == 42
+
+
+class TestRateLimitFilter:
+    def test_repeats_of_one_template_are_dropped_within_the_interval(self) -> None:
+        """Same template twice within the interval: only the first passes."""
+        limiter = RateLimitFilter(interval_s=60)
+        first = logging.LogRecord("otelperf", logging.ERROR, "f", 1, "export failed: %s", ("a",), None)
+        again = logging.LogRecord("otelperf", logging.ERROR, "f", 1, "export failed: %s", ("b",), None)
+        other = logging.LogRecord("otelperf", logging.ERROR, "f", 1, "other", (), None)
+        assert limiter.filter(first)
+        assert not limiter.filter(again)
+        assert limiter.filter(other)
+
+    def test_passes_again_after_the_interval(self) -> None:
+        """With a zero interval every record passes."""
+        limiter = RateLimitFilter(interval_s=0)
+        record = logging.LogRecord("otelperf", logging.ERROR, "f", 1, "x", (), None)
+        assert limiter.filter(record)
+        assert limiter.filter(record)
+
+    def test_memory_is_bounded(self) -> None:
+        """More templates than max_keys never grow the table past max_keys."""
+        limiter = RateLimitFilter(interval_s=60, max_keys=10)
+        for i in range(100):
+            limiter.filter(logging.LogRecord("otelperf", logging.ERROR, "f", 1, f"m{i}", (), None))
+        assert len(limiter._last_ns) <= 10
+
+
+class TestSuppressed:
+    def test_sets_the_instrumentation_suppression_key(self) -> None:
+        """Inside suppressed() the standard suppression context key is set."""
+        assert not get_value(_SUPPRESS_INSTRUMENTATION_KEY)
+        with suppressed():
+            assert get_value(_SUPPRESS_INSTRUMENTATION_KEY)
+        assert not get_value(_SUPPRESS_INSTRUMENTATION_KEY)
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def reinit(self) -> None:
+        self.calls += 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+class TestForkRegistry:
+    def test_child_runs_registered_reinit(self) -> None:
+        """A registered bound method runs in the child after fork, not in the parent."""
+        counter = _Counter()
+        _fork.register(counter.reinit)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.write(write, str(counter.calls).encode())
+            os._exit(0)
+        os.close(write)
+        child_calls = os.read(read, 16).decode()
+        os.close(read)
+        os.waitpid(pid, 0)
+        assert child_calls == "1"
+        assert counter.calls == 0
+
+    def test_collected_objects_are_not_revived(self) -> None:
+        """Registration is weak: a collected object's reinit is skipped and forgotten."""
+        counter = _Counter()
+        _fork.register(counter.reinit)
+        del counter
+        gc.collect()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if all(ref() is not None for ref in _fork._callbacks) else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+
+    def test_plain_functions_are_refused(self) -> None:
+        """A plain function would die at once as a weak method: TypeError."""
+        with pytest.raises(TypeError, match="bound method"):
+            _fork.register(print)  # type: ignore[arg-type]
