@@ -30,7 +30,7 @@ test: lint typecheck
 	$(BIN)/pytest -q
 
 test-integration: install
-	$(BIN)/pytest -q -m integration tests/integration
+	$(BIN)/pytest -q -m integration tests/integration; rc=$$?; [ $$rc -eq 5 ] && echo "no integration tests selected" || exit $$rc
 
 demo: install
 	$(BIN)/python examples/minimal_demo.py

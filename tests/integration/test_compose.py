@@ -1,0 +1,135 @@
+"""The docker compose stack end to end: demo app -> Collector -> Prometheus and Jaeger.
+
+Deselected by default (``-m "not integration"``); run: ``pytest -m integration tests/integration``.
+Skips unless a Docker engine answers. Starts the stack, sends the demo app a bounded number of
+requests, waits until Prometheus has otelperf and span-metrics series (as native histograms) and
+Jaeger knows the service, then tears everything down.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = [
+    "docker",
+    "compose",
+    "--file",
+    str(REPO / "docker-compose.yml"),
+    "--project-name",
+    "otelperf-it",
+]
+PROMETHEUS = "http://127.0.0.1:9090"
+JAEGER = "http://127.0.0.1:16686"
+DEMO = "http://127.0.0.1:8000"
+COLLECTOR_HEALTH = "http://127.0.0.1:13133/"
+SERVICE = "otelperf-demo"
+WAIT_S = 180.0
+
+
+def docker_answers() -> bool:
+    """True when a Docker engine and the compose plugin respond."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        for command in (["docker", "info"], ["docker", "compose", "version"]):
+            if subprocess.run(command, capture_output=True, timeout=20, check=False).returncode:
+                return False
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return True
+
+
+def get(url: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
+    """GET ``url``; connection failures count as status 0."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), b""
+    except (urllib.error.URLError, OSError):
+        return 0, b""
+
+
+def prometheus_query(expr: str) -> list[dict[str, Any]]:
+    """Instant query; an empty list until Prometheus answers with data."""
+    status, body = get(f"{PROMETHEUS}/api/v1/query?{urllib.parse.urlencode({'query': expr})}")
+    if status != 200:
+        return []
+    result: list[dict[str, Any]] = json.loads(body)["data"]["result"]
+    return result
+
+
+def wait_for(what: str, probe: Callable[[], bool]) -> None:
+    """Poll ``probe`` every 2 s (sending demo traffic in between) for at most ``WAIT_S``."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        for _ in range(20):  # bounded load: 20 requests per poll against the local demo app
+            get(f"{DEMO}/", timeout_s=2.0)
+        if probe():
+            return
+        time.sleep(2.0)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[None]:
+    """Bring the stack up for the module and always tear it down."""
+    if not docker_answers():
+        pytest.skip("no Docker engine answers (docker info / docker compose version failed)")
+    up = subprocess.run(
+        [*COMPOSE, "up", "--detach", "--build"], capture_output=True, text=True, check=False
+    )
+    try:
+        assert up.returncode == 0, up.stderr[-4000:]
+        yield
+    finally:
+        subprocess.run(
+            [*COMPOSE, "down", "--volumes", "--remove-orphans"], capture_output=True, check=False
+        )
+
+
+@pytest.mark.timeout(900)
+class TestComposeStack:
+    def test_collector_is_healthy(self, stack: None) -> None:
+        """The health_check extension answers once the pipelines run."""
+        wait_for("collector health", lambda: get(COLLECTOR_HEALTH)[0] == 200)
+
+    def test_prometheus_has_otelperf_percentiles(self, stack: None) -> None:
+        """otelperf's exponential histogram arrives as a native histogram with quantiles."""
+        expr = "histogram_quantile(0.99, sum(rate(otelperf_operation_duration_seconds[2m])))"
+        wait_for("otelperf_operation_duration_seconds", lambda: bool(prometheus_query(expr)))
+
+    def test_prometheus_has_span_metrics(self, stack: None) -> None:
+        """The span metrics connector's calls counter and duration histogram are stored."""
+        for expr in (
+            f'traces_span_metrics_calls_total{{service_name="{SERVICE}"}}',
+            "histogram_quantile(0.5, sum(rate(traces_span_metrics_duration_seconds[2m])))",
+        ):
+
+            def has_series(query: str = expr) -> bool:
+                return bool(prometheus_query(query))
+
+            wait_for(expr, has_series)
+
+    def test_jaeger_has_sampled_traces(self, stack: None) -> None:
+        """Traces kept by tail sampling reach Jaeger."""
+
+        def has_service() -> bool:
+            status, body = get(f"{JAEGER}/api/services")
+            return status == 200 and SERVICE in (json.loads(body).get("data") or [])
+
+        wait_for(f"Jaeger service {SERVICE}", has_service)
