@@ -1,18 +1,22 @@
 """otelperf: an OpenTelemetry distribution that answers performance questions.
 
-In-process latency percentiles over 100 % of traffic, performance budgets and SLOs checked
-against them, sampling that keeps the traces worth keeping, and leak detection — all on top of
-the OpenTelemetry SDK, exported through OTLP or vendor SDKs.
+In-process latency percentiles over 100 % of traffic, on top of the OpenTelemetry SDK, exported
+through OTLP as exponential histograms.
 
 Usage::
 
     import otelperf
-    otelperf.configure(service_name="shop")
+
+    otelperf.configure(service_name="shop", sample_ratio=0.1)
     ...
+    otelperf.stats("GET /users").p99_ms
     otelperf.shutdown()
 """
 
 from otelperf._configure import Handle, configure, shutdown
 from otelperf._errors import ConfigError
+from otelperf._stats import stats
+from otelperf._track import track
+from otelperf.aggregates import OperationStats
 
-__all__ = ["ConfigError", "Handle", "configure", "shutdown"]
+__all__ = ["ConfigError", "Handle", "OperationStats", "configure", "shutdown", "stats", "track"]

@@ -21,16 +21,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otelperf import _exporters
 from otelperf._safety import logger, never_raise
 from otelperf._sampler import head_sampler
 from otelperf._settings import Settings, resolve, source_of
+from otelperf.aggregates import KeyedWindows
+from otelperf.exporters.operation_metrics import OperationMetricsExporter
+from otelperf.processors.aggregator import Aggregator
+from otelperf.processors.latency import LatencyProcessor
+from otelperf.processors.sampling import MeasureAllSampler
 
 __all__ = ["Handle", "configure", "configure_from_environment", "current", "shutdown"]
 
@@ -47,12 +53,14 @@ class Handle:
             None when the SDK is disabled (``OTEL_SDK_DISABLED=true``).
         meter_provider: The meter provider otelperf's metrics go through (None when disabled).
         attached: True when otelperf attached to providers someone else installed.
+        aggregator: The percentile store's owner (None when disabled).
     """
 
     settings: Settings
     tracer_provider: TracerProvider | None
     meter_provider: MeterProvider | None
     attached: bool
+    aggregator: Aggregator | None = None
     _closers: list[Callable[[], object]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -66,7 +74,8 @@ class Handle:
         if self._closed:
             return True
         self._closed = True
-        closers = list(reversed(self._closers))
+        # In order: spans first (they feed the percentile store), then the final metric export.
+        closers = list(self._closers)
         worker = threading.Thread(
             target=_run_all, args=(closers,), name="otelperf-shutdown", daemon=True
         )
@@ -150,8 +159,11 @@ def _install(given: Mapping[str, object], environ: Mapping[str, str]) -> Handle:
 
 
 def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, str]) -> Handle:
-    # Build everything first: a ConfigError must leave no half-installed state behind.
-    sampler = head_sampler(settings, environ)
+    # Build everything that can fail first: a ConfigError must leave no half-installed state.
+    sampler = MeasureAllSampler(
+        head_sampler(settings, environ),
+        measure=settings.measure_unsampled,  # type: ignore[arg-type]  # checked by Choice
+    )
     attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
     resource = Resource.create(attributes)
     span_exporters = _exporters.span_exporters(settings.exporters, environ)
@@ -159,51 +171,85 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     metric_names = _exporters.metric_exporter_names(
         settings.exporters, names_given=names_given, environ=environ
     )
-    readers: list[MetricReader] = [
-        PeriodicExportingMetricReader(exporter)
-        for exporter in _exporters.metric_exporters(metric_names, environ)
-    ]
+    aggregator = _aggregator(settings)
+    readers = _readers(metric_names, aggregator, resource, environ)
     # shutdown_on_exit=False: the SDK's own atexit hook is unbounded when exporters hang; ours
     # (registered below) runs the same shutdown with a deadline.
     tracer_provider = TracerProvider(sampler=sampler, resource=resource, shutdown_on_exit=False)
-    for processor in [*_processors(settings), *map(BatchSpanProcessor, span_exporters)]:
-        tracer_provider.add_span_processor(processor)
+    tracer_provider.add_span_processor(LatencyProcessor(aggregator))
+    for exporter in span_exporters:
+        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
     meter_provider = MeterProvider(
         resource=resource, metric_readers=readers, shutdown_on_exit=False
     )
+    _observe_drops(meter_provider, aggregator)
     trace.set_tracer_provider(tracer_provider)
     if isinstance(metrics.get_meter_provider(), MeterProvider):
         logger.info("otelperf: an SDK MeterProvider is already installed; ours stays private")
     else:
         metrics.set_meter_provider(meter_provider)
-    handle = Handle(settings, tracer_provider, meter_provider, attached=False)
+    handle = Handle(
+        settings, tracer_provider, meter_provider, attached=False, aggregator=aggregator
+    )
     handle._closers += [tracer_provider.shutdown, meter_provider.shutdown]
     atexit.register(handle.shutdown)
     return handle
 
 
 def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, str]) -> Handle:
-    for processor in _processors(settings):
-        provider.add_span_processor(processor)
-    kept = [f"sampler ({provider.sampler.get_description()})", "resource", "span exporters"]
-    readers: list[MetricReader] = [
-        PeriodicExportingMetricReader(exporter)
-        for exporter in _exporters.metric_exporters(settings.exporters, environ)
-    ]
+    aggregator = _aggregator(settings)
+    readers = _readers(settings.exporters, aggregator, provider.resource, environ)
+    provider.add_span_processor(LatencyProcessor(aggregator))
     meter_provider = MeterProvider(
         resource=provider.resource, metric_readers=readers, shutdown_on_exit=False
     )
+    _observe_drops(meter_provider, aggregator)
     logger.info(
-        "otelperf: attached to the TracerProvider already installed; kept its %s; "
-        "otelperf metrics use their own MeterProvider",
-        ", ".join(kept),
+        "otelperf: attached to the TracerProvider already installed; kept its sampler (%s: "
+        "percentiles see only the spans it records), resource and span exporters; otelperf "
+        "metrics use their own MeterProvider",
+        provider.sampler.get_description(),
     )
-    handle = Handle(settings, provider, meter_provider, attached=True)
-    handle._closers.append(meter_provider.shutdown)
+    handle = Handle(settings, provider, meter_provider, attached=True, aggregator=aggregator)
+    handle._closers += [aggregator.shutdown, meter_provider.shutdown]
     atexit.register(handle.shutdown)
     return handle
 
 
-def _processors(settings: Settings) -> list[SpanProcessor]:
-    """Return otelperf's own span processors, in DESIGN §2 order."""
-    return []
+def _aggregator(settings: Settings) -> Aggregator:
+    return Aggregator(
+        window_s=settings.window_s,
+        max_operations=settings.max_operations,
+        key_attributes=settings.key_attributes,
+    )
+
+
+def _readers(
+    names: tuple[str, ...], aggregator: Aggregator, resource: Resource, environ: Mapping[str, str]
+) -> list[MetricReader]:
+    return [
+        PeriodicExportingMetricReader(
+            OperationMetricsExporter(exporter, aggregator, resource=resource, environ=environ)
+        )
+        for exporter in _exporters.metric_exporters(names, environ)
+    ]
+
+
+def _observe_drops(meter_provider: MeterProvider, aggregator: Aggregator) -> None:
+    """Report ``otelperf.dropped{reason}``: read at collection time, nothing per span."""
+
+    def observe(options: CallbackOptions) -> list[Observation]:
+        counts = aggregator.dropped()
+        counts["max_operations"] = aggregator.with_store(_folded)
+        return [Observation(n, {"reason": reason}) for reason, n in sorted(counts.items())]
+
+    meter_provider.get_meter("otelperf").create_observable_counter(
+        "otelperf.dropped",
+        callbacks=[observe],
+        unit="{item}",
+        description="Items otelperf dropped or folded to stay bounded, by reason.",
+    )
+
+
+def _folded(now_ns: int, store: KeyedWindows) -> int:
+    return store.folded_samples

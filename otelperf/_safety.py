@@ -41,11 +41,11 @@ def raise_internal_errors() -> bool:
 
 
 class RateLimitFilter(logging.Filter):
-    """Let the same log message through at most once per ``interval_s`` seconds.
+    """Let the same log record through at most once per ``interval_s`` seconds.
 
-    Keyed on the message template and logger name, not the formatted text, so that
-    "export failed after 3.1 s" and "after 3.2 s" count as one message.
-    Memory is bounded: at most ``max_keys`` templates are remembered.
+    Keyed on logger name, message template and arguments: a repeat of the same failure is
+    dropped, while a different failure (another function, another sink) is never hidden by it.
+    Memory is bounded: at most ``max_keys`` records are remembered.
     """
 
     def __init__(self, *, interval_s: float = 60.0, max_keys: int = 1024) -> None:
@@ -59,11 +59,11 @@ class RateLimitFilter(logging.Filter):
         self._interval_ns = int(interval_s * 1e9)
         self._max_keys = max_keys
         self._lock = threading.Lock()  # guards self._last_ns
-        self._last_ns: dict[tuple[str, object], int] = {}
+        self._last_ns: dict[tuple[str, object, str], int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Return False for a repeat of a message seen less than ``interval_s`` ago."""
-        key = (record.name, record.msg)
+        key = (record.name, record.msg, repr(record.args)[:200])
         now_ns = time.monotonic_ns()
         with self._lock:
             last_ns = self._last_ns.get(key)

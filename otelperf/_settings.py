@@ -146,6 +146,42 @@ class Names(Coerce[tuple[str, ...]]):
         return tuple(dict.fromkeys(items))
 
 
+class Choice(Coerce[str]):
+    """One of a fixed set of words."""
+
+    def __init__(self, *choices: str) -> None:
+        """Take the accepted words."""
+        self.choices = choices
+        self.expected = "one of " + ", ".join(choices)
+
+    def __call__(self, value: object, origin: str) -> str:
+        """Check the (stripped, lower-cased) word."""
+        word = value.strip().lower() if isinstance(value, str) else value
+        if word not in self.choices:
+            raise self.fail(value, origin)
+        return str(word)
+
+
+class TextList(Coerce[tuple[str, ...]]):
+    """A comma-separated string or a sequence of non-empty strings (e.g. attribute names)."""
+
+    expected = "a comma-separated list of non-empty names"
+
+    def __call__(self, value: object, origin: str) -> tuple[str, ...]:
+        """Split, strip and de-duplicate; an empty list is allowed."""
+        if isinstance(value, str):
+            items = [part.strip() for part in value.split(",")]
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            items = [str(v).strip() for v in value]
+        else:
+            raise self.fail(value, origin)
+        if items == [""]:
+            return ()
+        if not all(items) or not all(item.isprintable() for item in items):
+            raise self.fail(value, origin)
+        return tuple(dict.fromkeys(items))
+
+
 def _exporter_names() -> frozenset[str]:
     # The names the SDK's own configurator accepts: every registered span exporter entry point,
     # plus "otlp", which picks gRPC or HTTP from OTEL_EXPORTER_OTLP_PROTOCOL.
@@ -191,6 +227,29 @@ class Settings:
         "`otlp` uses gRPC or HTTP per `OTEL_EXPORTER_OTLP_PROTOCOL`.",
         Names(_exporter_names, "exporter names"),
         _plain("OTEL_TRACES_EXPORTER"),
+    )
+    measure_unsampled: str = _setting(
+        "all",
+        "Which spans the head sampler drops are still measured for percentiles (recorded, not "
+        "exported): `all`, `roots` (local entry spans only; cheaper for deep traces) or `none`.",
+        Choice("all", "roots", "none"),
+    )
+    window_s: float = _setting(
+        60.0,
+        "Sliding window, in seconds, of `otelperf.stats()` (6 sub-windows).",
+        Number(low=0.0, low_open=True),
+    )
+    max_operations: int = _setting(
+        2000,
+        "Cap on distinct operation keys; spans of further operations are folded into "
+        '`otelperf.other` and counted in `otelperf.dropped{reason="max_operations"}`.',
+        Integer(low=1),
+    )
+    key_attributes: tuple[str, ...] = _setting(
+        (),
+        "Span attributes appended to the span name to form the operation key, e.g. "
+        "`http.response.status_code` gives `GET /users {http.response.status_code=200}`.",
+        TextList(),
     )
 
 
@@ -256,7 +315,7 @@ def markdown_table() -> str:
         default = f.default
         if isinstance(default, tuple):
             default = ",".join(default)
-        shown = "unset" if default is None else default
+        shown = "unset" if default is None else default if default != "" else "(none)"
         name, env = f"`{f.name}`", f"`{env_name(f.name)}`"
         rows.append(f"| {name} | {env} | `{otel_name}` | `{shown}` | {f.metadata['doc']} |")
     return "\n".join(rows)

@@ -73,7 +73,9 @@ class TestInstall:
             monkeypatch.setenv(name, value)
         handle = otelperf.configure(exporters="none", **given)
         assert handle.tracer_provider is not None
-        assert handle.tracer_provider.sampler.get_description().startswith(description)
+        # otelperf wraps the head sampler so unsampled spans are still measured.
+        wrapped = f"MeasureAll{{all,{description}"
+        assert handle.tracer_provider.sampler.get_description().startswith(wrapped)
 
     def test_second_configure_warns_and_returns_the_same_handle(self) -> None:
         """A second configure() emits RuntimeWarning and returns the first handle."""

@@ -21,12 +21,12 @@ class TestNeverRaise:
         monkeypatch.delenv("OTELPERF_RAISE_INTERNAL_ERRORS")
 
         @never_raise
-        def broken() -> int:
+        def broken_for_swallow_test() -> int:
             raise RuntimeError("boom-for-swallow-test")
 
         with caplog.at_level(logging.ERROR, logger="otelperf"):
-            assert broken() is None
-        assert any("broken" in r.getMessage() for r in caplog.records)
+            assert broken_for_swallow_test() is None
+        assert any("broken_for_swallow_test" in r.getMessage() for r in caplog.records)
 
     def test_reraises_under_the_test_suite(self) -> None:
         """OTELPERF_RAISE_INTERNAL_ERRORS=1 (set by conftest) makes bugs surface."""
@@ -44,13 +44,13 @@ class TestNeverRaise:
 
 
 class TestRateLimitFilter:
-    def test_repeats_of_one_template_are_dropped_within_the_interval(self) -> None:
-        """Same template twice within the interval: only the first passes."""
+    def test_repeats_are_dropped_within_the_interval_distinct_records_pass(self) -> None:
+        """The same record twice: only the first passes; other arguments are another record."""
         limiter = RateLimitFilter(interval_s=60)
         template = "export failed: %s"
         first = logging.LogRecord("otelperf", logging.ERROR, "f", 1, template, ("a",), None)
-        again = logging.LogRecord("otelperf", logging.ERROR, "f", 1, template, ("b",), None)
-        other = logging.LogRecord("otelperf", logging.ERROR, "f", 1, "other", (), None)
+        again = logging.LogRecord("otelperf", logging.ERROR, "f", 2, template, ("a",), None)
+        other = logging.LogRecord("otelperf", logging.ERROR, "f", 1, template, ("b",), None)
         assert limiter.filter(first)
         assert not limiter.filter(again)
         assert limiter.filter(other)

@@ -29,6 +29,11 @@ MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
         ("otlp", "console"),
         (),
     ),
+    # Settings with no standard OTEL_* equivalent: the OTEL column falls through to the default.
+    "measure_unsampled": ("roots", "none", {}, "roots", "none", "all"),
+    "window_s": (30, "15.5", {}, 30.0, 15.5, 60.0),
+    "max_operations": (10, "20", {}, 10, 20, 2000),
+    "key_attributes": (["tenant"], "a, b", {}, ("tenant",), ("a", "b"), ()),
 }
 
 
@@ -138,7 +143,31 @@ class TestErrors:
                 {"sampel_ratio": 0.5},
                 {},
                 "configure() got unknown setting(s) sampel_ratio: expected one of exporters, "
-                "sample_ratio, service_name",
+                "key_attributes, max_operations, measure_unsampled, sample_ratio, service_name, "
+                "window_s",
+            ),
+            ({"window_s": 0}, {}, "configure(window_s=0): expected a number > 0"),
+            ({}, {"OTELPERF_WINDOW_S": "abc"}, "OTELPERF_WINDOW_S='abc': expected a number > 0"),
+            (
+                {"max_operations": -1},
+                {},
+                "configure(max_operations=-1): expected an integer >= 1",
+            ),
+            (
+                {"max_operations": 2.5},
+                {},
+                "configure(max_operations=2.5): expected an integer >= 1",
+            ),
+            (
+                {},
+                {"OTELPERF_MEASURE_UNSAMPLED": "some"},
+                "OTELPERF_MEASURE_UNSAMPLED='some': expected one of all, roots, none",
+            ),
+            (
+                {"key_attributes": "a,,b"},
+                {},
+                "configure(key_attributes='a,,b'): expected a comma-separated list of non-empty "
+                "names",
             ),
         ],
     )

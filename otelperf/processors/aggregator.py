@@ -1,0 +1,208 @@
+"""The ``otelperf-aggregator`` thread: drains ended spans into the percentile store.
+
+The request thread only appends the ended span to a bounded ring (see
+:class:`~otelperf.processors.latency.LatencyProcessor`). This thread wakes every ``interval_s`` or
+when the ring is half full, reads each span's key, duration and error flag, and adds them to the
+pure :class:`~otelperf.aggregates.KeyedWindows` store in one batch. It then runs the tick hooks
+(budget evaluation) with the store, outside the request path.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from opentelemetry.trace import SpanKind, StatusCode
+
+from otelperf import _fork
+from otelperf._safety import never_raise
+from otelperf.aggregates import KeyedWindows, OperationStats
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+__all__ = ["Aggregator", "TickHook"]
+
+#: Called on the aggregator thread after each drain, with the store locked by the caller.
+TickHook = Callable[[int, KeyedWindows], None]
+
+T = TypeVar("T")
+
+_KIND_NAMES = {kind: kind.name.lower() for kind in SpanKind}
+_ERROR = StatusCode.ERROR
+
+
+class Aggregator:
+    """Owns the span ring, the keyed percentile store, its lock and the aggregator thread.
+
+    Thread-safety: :meth:`stats` and :meth:`all_stats` may be called from any thread; the ring is
+    appended to by span processors without a lock (``deque.append`` is atomic under the GIL).
+    """
+
+    def __init__(
+        self,
+        *,
+        window_s: float = 60.0,
+        sub_windows: int = 6,
+        max_operations: int = 2000,
+        key_attributes: Sequence[str] = (),
+        ring_size: int = 8192,
+        interval_s: float = 0.1,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        """Create the store and start the thread.
+
+        Args:
+            window_s: Sliding window length for statistics.
+            sub_windows: Number of sub-windows the window rotates through.
+            max_operations: Cap on distinct operation keys; the rest fold into ``otelperf.other``.
+            key_attributes: Span attributes appended to the span name to form the key.
+            ring_size: Capacity of the span ring; a full ring drops spans (counted).
+            interval_s: Longest time between two drains.
+            clock: Monotonic nanosecond clock (tests pass a FakeClock).
+
+        Raises:
+            ValueError: A size or duration is out of range.
+        """
+        if ring_size < 2 or interval_s <= 0:
+            raise ValueError(
+                f"ring_size must be >= 2 and interval_s > 0, got {ring_size}, {interval_s}"
+            )
+        # The store needs a whole number of nanoseconds per sub-window.
+        window_ns = max(1, round(window_s * 1e9 / sub_windows)) * sub_windows
+        self._store_args = (window_ns, sub_windows, max_operations)
+        self._key_attributes = tuple(key_attributes)
+        self.ring: deque[ReadableSpan] = deque()
+        self.capacity = ring_size
+        self._interval_s = interval_s
+        self._clock = clock
+        self._hooks: tuple[TickHook, ...] = ()  # copy-on-write: read by the thread without a lock
+        self._dropped: dict[str, int] = {}
+        self._init_state()
+        _fork.register(self._reinit)
+
+    def _init_state(self) -> None:
+        window_ns, sub_windows, max_operations = self._store_args
+        self._lock = threading.Lock()  # guards self._store and self._dropped
+        # Serialises drainers (the thread, flush() and shutdown) so two never pop the same ring;
+        # span processors append without it.
+        self._drain_lock = threading.Lock()
+        self._store = KeyedWindows(
+            window_ns=window_ns, sub_windows=sub_windows, max_operations=max_operations
+        )
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="otelperf-aggregator", daemon=True)
+        self._thread.start()
+
+    def _reinit(self) -> None:
+        # In a forked child: the parent's thread is gone and its lock may be held. Start afresh:
+        # the ring's spans and the store's statistics belong to the parent, which reports them.
+        self.ring.clear()
+        self._dropped = {}
+        self._init_state()
+
+    @property
+    def window_s(self) -> float:
+        """The statistics window length in seconds."""
+        return self._store_args[0] / 1e9
+
+    def add_tick_hook(self, hook: TickHook) -> None:
+        """Run ``hook(now_ns, store)`` on the aggregator thread after every drain."""
+        with self._lock:
+            self._hooks = (*self._hooks, hook)
+
+    def count_drop(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` dropped items under ``reason`` (reported as ``otelperf.dropped``)."""
+        with self._lock:
+            self._dropped[reason] = self._dropped.get(reason, 0) + n
+
+    def dropped(self) -> dict[str, int]:
+        """Dropped items by reason, including operations folded into ``otelperf.other``."""
+        with self._lock:
+            return dict(self._dropped)
+
+    def stats(self, operation: str) -> OperationStats | None:
+        """Statistics of one operation over the window, or None if it was not seen."""
+        now_ns = self._clock()
+        with self._lock:
+            return self._store.stats(operation, now_ns)
+
+    def all_stats(self) -> dict[str, OperationStats]:
+        """Statistics of every operation seen in the window."""
+        now_ns = self._clock()
+        with self._lock:
+            return self._store.all_stats(now_ns)
+
+    def with_store(self, fn: Callable[[int, KeyedWindows], T]) -> T:
+        """Return ``fn(now_ns, store)`` called under the store lock (for export and metrics)."""
+        now_ns = self._clock()
+        with self._lock:
+            return fn(now_ns, self._store)
+
+    def flush(self) -> None:
+        """Drain the ring now, on the calling thread (tests and shutdown use it)."""
+        self._drain()
+
+    def shutdown(self, *, timeout_s: float = 1.0) -> None:
+        """Drain what is queued and stop the thread; idempotent, bounded by ``timeout_s``."""
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.wake.wait(self._interval_s)
+            self.wake.clear()
+            self._drain()
+        self._drain()
+
+    @never_raise
+    def _drain(self) -> None:
+        with self._drain_lock:
+            self._drain_locked()
+
+    def _drain_locked(self) -> None:
+        ring = self.ring
+        if not ring:
+            self._tick()
+            return
+        key = self._key
+        items = []
+        pop = ring.popleft
+        for _ in range(len(ring)):
+            span = pop()
+            start_ns, end_ns = span.start_time, span.end_time
+            if start_ns is None or end_ns is None:
+                continue
+            items.append(
+                (
+                    key(span),
+                    _KIND_NAMES[span.kind],
+                    end_ns - start_ns,
+                    span.status.status_code is _ERROR,
+                )
+            )
+        now_ns = self._clock()
+        with self._lock:
+            self._store.add_batch(items, now_ns)
+        self._tick()
+
+    def _tick(self) -> None:
+        now_ns = self._clock()
+        for hook in self._hooks:
+            with self._lock:
+                never_raise(hook)(now_ns, self._store)
+
+    def _key(self, span: ReadableSpan) -> str:
+        if not self._key_attributes:
+            return span.name
+        attributes = span.attributes or {}
+        parts = [
+            f"{name}={attributes[name]!s}" for name in self._key_attributes if name in attributes
+        ]
+        return f"{span.name} {{{','.join(parts)}}}" if parts else span.name
