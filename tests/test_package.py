@@ -106,4 +106,3 @@ class TestPureCore:
     def test_pure_packages_import(self, package: str) -> None:
         """Each pure package imports cleanly."""
         importlib.import_module(f"otelperf.{package}")
-

@@ -1,0 +1,36 @@
+"""Pure budgets core: ``Budget``, its string form, presets, and the ``BudgetEvaluator``.
+
+No ``opentelemetry`` import, no threads, no environment, no I/O, no clock: time is passed in.
+"""
+
+from otelperf.budgets.budget import Budget
+from otelperf.budgets.evaluator import BudgetEvaluator, OperationView
+from otelperf.budgets.events import BudgetStatus, State, Transition
+from otelperf.budgets.parser import coerce_budgets, parse_budgets
+from otelperf.budgets.presets import (
+    BACKGROUND_BUDGETS,
+    BUDGET_PRESETS,
+    INTERACTIVE_BUDGETS,
+    RELAXED_BUDGETS,
+    RENDERING_BUDGETS,
+    STRICT_BUDGETS,
+    budget_preset,
+)
+
+__all__ = [
+    "BACKGROUND_BUDGETS",
+    "BUDGET_PRESETS",
+    "INTERACTIVE_BUDGETS",
+    "RELAXED_BUDGETS",
+    "RENDERING_BUDGETS",
+    "STRICT_BUDGETS",
+    "Budget",
+    "BudgetEvaluator",
+    "BudgetStatus",
+    "OperationView",
+    "State",
+    "Transition",
+    "budget_preset",
+    "coerce_budgets",
+    "parse_budgets",
+]
