@@ -15,12 +15,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 format: install
-	$(BIN)/ruff format otelperf tests benchmarks
-	$(BIN)/ruff check --fix otelperf tests benchmarks
+	$(BIN)/ruff format otelperf tests benchmarks examples
+	$(BIN)/ruff check --fix otelperf tests benchmarks examples
 
 lint: install
-	$(BIN)/ruff format --check otelperf tests benchmarks
-	$(BIN)/ruff check otelperf tests benchmarks
+	$(BIN)/ruff format --check otelperf tests benchmarks examples
+	$(BIN)/ruff check otelperf tests benchmarks examples
 
 typecheck: install
 	$(BIN)/mypy
