@@ -12,6 +12,7 @@ from opentelemetry import trace
 
 import otelperf
 from otelperf._receiver import OTLPReceiver
+from otelperf._receiver.records import Transport
 from otelperf.cli._collector.metric_names import EXPORTED_METRICS
 
 CONFIG = Path(__file__).parents[2] / "collector-config" / "otelcol.yaml"
@@ -62,7 +63,7 @@ class TestCollectorWire:
         with trace.get_tracer("t").start_as_current_span("GET /wire"):
             pass
         otelperf.shutdown()
-        transport = protocol.split("/")[0]
+        transport: Transport = "grpc" if protocol == "grpc" else "http"
         assert [s.name for s in collector_stand_in.spans(transport=transport)] == ["GET /wire"]
         names = {p.name for p in collector_stand_in.metrics(transport=transport)}
         assert "otelperf.operation.duration" in names
