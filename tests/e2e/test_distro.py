@@ -94,3 +94,55 @@ class TestFastAPI:
         assert {s.attributes["http.route"] for s in spans} == {"/items/{item_id}"}
         assert {s.kind for s in spans} == {"SERVER"}
         assert "Traceback" not in app.output
+
+
+class TestBesideAnotherDistro:
+    def test_upstream_distro_plus_otelperf_attaches_through_post_instrument(
+        self, otlp_receiver: OTLPReceiver
+    ) -> None:
+        """--distro distro (upstream) builds the providers; otelperf attaches and measures."""
+        port = free_port()
+        env = telemetry_env(otlp_receiver.grpc_endpoint, "grpc")
+        command = [
+            str(BIN / "opentelemetry-instrument"),
+            "--distro",
+            "distro",
+            "--configurator",
+            "configurator",
+            sys.executable,
+            "flask_app.py",
+            str(port),
+        ]
+        with run_app(command, port, env) as app:
+            for _ in range(3):
+                app.get("/users")
+            assert otlp_receiver.wait_for(
+                lambda: any(
+                    p.attributes.get("operation") == "GET /users" and p.count == 3
+                    for p in otlp_receiver.metrics(name="otelperf.operation.duration")
+                ),
+                timeout_s=15,
+            ), app.output
+        # The upstream pipeline still exports the spans, exactly once each (not duplicated).
+        spans = [s for s in otlp_receiver.spans() if s.name == "GET /users"]
+        assert len(spans) == 3
+        assert "Traceback" not in app.output
+
+    def test_opting_out_of_the_hook(self, otlp_receiver: OTLPReceiver) -> None:
+        """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=otelperf: the upstream distro runs alone."""
+        port = free_port()
+        env = telemetry_env(
+            otlp_receiver.grpc_endpoint,
+            "grpc",
+            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="otelperf",
+            OTEL_PYTHON_DISTRO="distro",
+            OTEL_PYTHON_CONFIGURATOR="configurator",
+        )
+        command = [str(BIN / "opentelemetry-instrument"), sys.executable, "flask_app.py", str(port)]
+        with run_app(command, port, env) as app:
+            app.get("/users")
+            assert otlp_receiver.wait_for(
+                lambda: "GET /users" in {s.name for s in otlp_receiver.spans()}, timeout_s=15
+            ), app.output
+            otlp_receiver.wait_for(lambda: bool(otlp_receiver.metrics()), timeout_s=3)
+        assert not otlp_receiver.metrics(name="otelperf.operation.duration")
