@@ -7,16 +7,27 @@ Usage::
 
     import otelperf
 
-    otelperf.configure(service_name="shop", sample_ratio=0.1)
+    otelperf.configure(service_name="shop", sample_ratio=0.1, budgets="GET /users p99<250ms")
     ...
     otelperf.stats("GET /users").p99_ms
+    otelperf.budget_report()
     otelperf.shutdown()
 """
 
 from otelperf._configure import Handle, configure, shutdown
 from otelperf._errors import ConfigError
+from otelperf._report import budget_report
 from otelperf._stats import stats
 from otelperf._track import track
 from otelperf.aggregates import OperationStats
 
-__all__ = ["ConfigError", "Handle", "OperationStats", "configure", "shutdown", "stats", "track"]
+__all__ = [
+    "ConfigError",
+    "Handle",
+    "OperationStats",
+    "budget_report",
+    "configure",
+    "shutdown",
+    "stats",
+    "track",
+]

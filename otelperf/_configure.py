@@ -14,6 +14,7 @@ Two ways in, one code path (the distro calls :func:`configure_from_environment`)
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import threading
 import warnings
@@ -33,14 +34,19 @@ from otelperf._safety import logger, never_raise
 from otelperf._sampler import head_sampler
 from otelperf._settings import Settings, resolve, source_of
 from otelperf.aggregates import KeyedWindows
+from otelperf.alerts import AlertDispatcher
+from otelperf.budgets import BudgetEvaluator
 from otelperf.exporters.operation_metrics import OperationMetricsExporter
 from otelperf.processors.aggregator import Aggregator
+from otelperf.processors.budgets import BudgetMonitor, SlowSpanWatch
 from otelperf.processors.latency import LatencyProcessor
 from otelperf.processors.sampling import MeasureAllSampler
 
 __all__ = ["Handle", "configure", "configure_from_environment", "current", "shutdown"]
 
 DEFAULT_SHUTDOWN_TIMEOUT_S = 5.0
+# Share of the shutdown a hanging alert sink may take: the final metric export comes after it.
+ALERTS_SHUTDOWN_TIMEOUT_S = 2.0
 
 
 @dataclass(eq=False)
@@ -54,6 +60,9 @@ class Handle:
         meter_provider: The meter provider otelperf's metrics go through (None when disabled).
         attached: True when otelperf attached to providers someone else installed.
         aggregator: The percentile store's owner (None when disabled).
+        budgets: Judges budgets, SLOs and regressions on the aggregator's ticks; None when
+            there are no budgets and ``regression_factor`` is ``off`` (or when disabled).
+        alerts: Delivers alerts to the ``alerts`` sinks; None when there are none.
     """
 
     settings: Settings
@@ -61,6 +70,8 @@ class Handle:
     meter_provider: MeterProvider | None
     attached: bool
     aggregator: Aggregator | None = None
+    budgets: BudgetMonitor | None = None
+    alerts: AlertDispatcher | None = None
     _closers: list[Callable[[], object]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -171,6 +182,7 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     metric_names = _exporters.metric_exporter_names(
         settings.exporters, names_given=names_given, environ=environ
     )
+    judging = _Judging(settings, resource)
     aggregator = _aggregator(settings)
     readers = _readers(metric_names, aggregator, resource, environ)
     # shutdown_on_exit=False: the SDK's own atexit hook is unbounded when exporters hang; ours
@@ -183,20 +195,29 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
         resource=resource, metric_readers=readers, shutdown_on_exit=False
     )
     _observe_drops(meter_provider, aggregator)
+    judging.start(aggregator, meter_provider)
     trace.set_tracer_provider(tracer_provider)
     if isinstance(metrics.get_meter_provider(), MeterProvider):
         logger.info("otelperf: an SDK MeterProvider is already installed; ours stays private")
     else:
         metrics.set_meter_provider(meter_provider)
     handle = Handle(
-        settings, tracer_provider, meter_provider, attached=False, aggregator=aggregator
+        settings,
+        tracer_provider,
+        meter_provider,
+        attached=False,
+        aggregator=aggregator,
+        budgets=judging.monitor,
+        alerts=judging.dispatcher,
     )
-    handle._closers += [tracer_provider.shutdown, meter_provider.shutdown]
+    # The tracer provider stops the aggregator, whose last tick may still raise alerts.
+    handle._closers += [tracer_provider.shutdown, *judging.closers, meter_provider.shutdown]
     atexit.register(handle.shutdown)
     return handle
 
 
 def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, str]) -> Handle:
+    judging = _Judging(settings, provider.resource)
     aggregator = _aggregator(settings)
     readers = _readers(settings.exporters, aggregator, provider.resource, environ)
     provider.add_span_processor(LatencyProcessor(aggregator))
@@ -204,14 +225,23 @@ def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, 
         resource=provider.resource, metric_readers=readers, shutdown_on_exit=False
     )
     _observe_drops(meter_provider, aggregator)
+    judging.start(aggregator, meter_provider)
     logger.info(
         "otelperf: attached to the TracerProvider already installed; kept its sampler (%s: "
         "percentiles see only the spans it records), resource and span exporters; otelperf "
         "metrics use their own MeterProvider",
         provider.sampler.get_description(),
     )
-    handle = Handle(settings, provider, meter_provider, attached=True, aggregator=aggregator)
-    handle._closers += [aggregator.shutdown, meter_provider.shutdown]
+    handle = Handle(
+        settings,
+        provider,
+        meter_provider,
+        attached=True,
+        aggregator=aggregator,
+        budgets=judging.monitor,
+        alerts=judging.dispatcher,
+    )
+    handle._closers += [aggregator.shutdown, *judging.closers, meter_provider.shutdown]
     atexit.register(handle.shutdown)
     return handle
 
@@ -222,6 +252,63 @@ def _aggregator(settings: Settings) -> Aggregator:
         max_operations=settings.max_operations,
         key_attributes=settings.key_attributes,
     )
+
+
+class _Judging:
+    """Budgets, alerts and slow-span checks for one aggregator, built in two steps.
+
+    The constructor only checks (a ``ConfigError`` must leave nothing half-installed);
+    :meth:`start` starts the threads and hooks, once the providers exist.
+    """
+
+    def __init__(self, settings: Settings, resource: Resource) -> None:
+        self._settings = settings
+        self._resource = resource
+        self.monitor: BudgetMonitor | None = None
+        self.dispatcher: AlertDispatcher | None = None
+        self._slow: SlowSpanWatch | None = None
+        self.closers: list[Callable[[], object]] = []
+        if settings.budgets or settings.regression_factor is not None:
+            self._make_evaluator()  # raises ConfigError now rather than after install
+
+    def _make_evaluator(self) -> BudgetEvaluator:
+        settings = self._settings
+        return BudgetEvaluator(
+            settings.budgets,
+            live_window_s=settings.window_s,
+            alert_interval_s=settings.alert_interval_s,
+            regression_factor=settings.regression_factor,
+            max_operations=settings.max_operations + 1,  # + otelperf.other
+        )
+
+    def start(self, aggregator: Aggregator, meter_provider: MeterProvider) -> None:
+        settings = self._settings
+        attributes = dict(self._resource.attributes)
+        service = str(attributes.get(SERVICE_NAME) or "unknown_service")
+        if settings.budgets or settings.regression_factor is not None:
+            if settings.alerts:
+                self.dispatcher = AlertDispatcher(settings.alerts)
+                self.closers.append(
+                    functools.partial(self.dispatcher.shutdown, ALERTS_SHUTDOWN_TIMEOUT_S)
+                )
+            self.monitor = BudgetMonitor(
+                aggregator,
+                self._make_evaluator,
+                dispatcher=self.dispatcher,
+                service=service,
+                resource=attributes,
+            )
+            self.monitor.register_metrics(meter_provider.get_meter("otelperf"))
+            aggregator.add_tick_hook(self.monitor)
+        if settings.slow_ms is not None or settings.very_slow_ms is not None:
+            self._slow = SlowSpanWatch(
+                slow_ms=settings.slow_ms,
+                very_slow_ms=settings.very_slow_ms,
+                on_slow=settings.on_slow,
+                log_interval_s=settings.alert_interval_s,
+            )
+            aggregator.watch_slow(self._slow.threshold_ns, self._slow)
+            self.closers.append(self._slow.shutdown)
 
 
 def _readers(

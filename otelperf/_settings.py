@@ -12,6 +12,7 @@ so documentation and behaviour cannot drift apart (a test compares them).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import sys
 from collections.abc import Callable, Mapping
@@ -20,6 +21,8 @@ from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from otelperf._errors import ConfigError
+from otelperf.alerts import AlertSink, LogSink, parse_alert_sinks
+from otelperf.budgets import Budget, coerce_budgets
 
 __all__ = ["Settings", "describe", "env_name", "markdown_table", "resolve", "source_of"]
 
@@ -182,6 +185,72 @@ class TextList(Coerce[tuple[str, ...]]):
         return tuple(dict.fromkeys(items))
 
 
+class Budgets(Coerce[tuple[Budget, ...]]):
+    """Budgets: ``Budget`` objects, budget strings, preset names, or a list mixing them.
+
+    Strings are ``;``-separated (``OTELPERF_BUDGETS='interactive; GET /users p99<250ms'``); the
+    budget parser's errors already name the origin, the text, the column and what is expected.
+    """
+
+    def __call__(self, value: object, origin: str) -> tuple[Budget, ...]:
+        """Parse and de-duplicate the budgets."""
+        return coerce_budgets(value, origin=origin)
+
+
+class AlertSinks(Coerce[tuple[AlertSink, ...]]):
+    """Alert sinks (see ``otelperf.alerts.parse_alert_sinks``); the word ``none`` means no sinks."""
+
+    def __call__(self, value: object, origin: str) -> tuple[AlertSink, ...]:
+        """Build the sinks; their constructors check URLs and imports now, not at first alert."""
+        if isinstance(value, str) and value.strip().lower() == "none":
+            return ()
+        return parse_alert_sinks(value, origin=origin)  # type: ignore[arg-type]  # it checks
+
+
+class FactorOrOff(Number):
+    """A number above ``low``, or ``off`` (returned as None) to turn the feature off."""
+
+    def __init__(self, *, low: float) -> None:
+        """Accept numbers > ``low`` and the word ``off``."""
+        super().__init__(low=low, low_open=True)
+        self.expected += " or off"
+
+    def __call__(self, value: object, origin: str) -> float | None:  # type: ignore[override]
+        """Return the number, or None for ``off``."""
+        if isinstance(value, str) and value.strip().lower() == "off":
+            return None
+        return super().__call__(value, origin)
+
+
+class Function(Coerce[Callable[..., object]]):
+    """A callable, or (from the environment) ``module:function`` naming one to import."""
+
+    def __init__(self, signature: str) -> None:
+        """Take the expected call signature, for the error message."""
+        self.expected = f"a callable {signature} or 'module:function' naming one"
+
+    def __call__(self, value: object, origin: str) -> Callable[..., object]:
+        """Return the callable, importing it first when given as text."""
+        if callable(value):
+            return value
+        if not isinstance(value, str):
+            raise self.fail(value, origin)
+        module_name, _, path = value.strip().partition(":")
+        if not module_name or not path:
+            raise self.fail(value, origin)
+        try:
+            found: object = importlib.import_module(module_name)
+            for attribute in path.split("."):
+                found = getattr(found, attribute)
+        except (ImportError, AttributeError) as error:
+            raise ConfigError(
+                f"{describe(origin, value)}: expected {self.expected} ({error})"
+            ) from None
+        if not callable(found):
+            raise self.fail(value, origin)
+        return found
+
+
 def _exporter_names() -> frozenset[str]:
     # The names the SDK's own configurator accepts: every registered span exporter entry point,
     # plus "otlp", which picks gRPC or HTTP from OTEL_EXPORTER_OTLP_PROTOCOL.
@@ -199,8 +268,20 @@ def _sampler_arg(environ: Mapping[str, str]) -> str | None:
     return "OTEL_TRACES_SAMPLER_ARG" if sampler.endswith("traceidratio") else None
 
 
-def _setting(default: Any, doc: str, coerce: Coerce[Any], otel: OtelLookup | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "coerce": coerce, "otel": otel})
+def _setting(
+    default: Any,
+    doc: str,
+    coerce: Coerce[Any],
+    otel: OtelLookup | None = None,
+    *,
+    shown: str | None = None,
+) -> Any:
+    # shown: how the README table writes the default when it is not plain text.
+    metadata = {"doc": doc, "coerce": coerce, "otel": otel, "shown": shown}
+    return field(default=default, metadata=metadata)
+
+
+_DEFAULT_ALERTS: tuple[AlertSink, ...] = (LogSink(),)  # LogSink holds no state: safe to share
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,6 +332,58 @@ class Settings:
         "`http.response.status_code` gives `GET /users {http.response.status_code=200}`.",
         TextList(),
     )
+    budgets: tuple[Budget, ...] = _setting(
+        (),
+        "Performance budgets and SLOs: budget strings (`GET /users p99<250ms`, "
+        "`POST /orders 99%<400ms over 30d`), preset names (`interactive`, `rendering`, "
+        "`background`, `strict`, `relaxed`) or `Budget` objects; `;`-separated in the "
+        "environment. Latency and error-rate budgets are judged on the live window: their "
+        "`over`, if any, must equal `window_s`. See `otelperf.budget_report()`.",
+        Budgets(),
+        shown="(none)",
+    )
+    alerts: tuple[AlertSink, ...] = _setting(
+        _DEFAULT_ALERTS,
+        "Where budget, SLO and regression alerts go, comma-separated: `log` (the "
+        "`otelperf.alerts` logger), `webhook:<url>`, `callback:<module>:<function>`, or `none`; "
+        "in code also sink objects and callables taking an `Alert`. Sinks run on background "
+        "threads, never on the request thread.",
+        AlertSinks(),
+        shown="log",
+    )
+    alert_interval_s: float = _setting(
+        60.0,
+        "Minimum seconds between two alerts about the same budget and operation; changes "
+        "held back are sent later if they still stand.",
+        Number(low=0.0, low_open=True),
+    )
+    regression_factor: float | None = _setting(
+        2.0,
+        "Alert (`regression`) when an operation no budget covers has a window p95 above this "
+        "many times its own baseline (an EWMA of past sub-windows, learned after ~2 minutes "
+        "of traffic); `off` disables regression detection.",
+        FactorOrOff(low=1.0),
+    )
+    slow_ms: float | None = _setting(
+        None,
+        "Per-span threshold in ms: spans at least this long are passed to `on_slow` "
+        "(rate-limited per operation). Unset: no per-span check.",
+        Number(low=0.0, low_open=True),
+    )
+    very_slow_ms: float | None = _setting(
+        None,
+        "Per-span threshold in ms (>= `slow_ms`): such spans go to `on_slow` even when slow "
+        "ones are being rate-limited, and are logged as a WARNING at most once per operation "
+        "per `alert_interval_s`.",
+        Number(low=0.0, low_open=True),
+    )
+    on_slow: Callable[..., object] | None = _setting(  # noqa: RUF009 - it returns a field()
+        None,
+        "Called as `on_slow(span_name, duration_ms, trace_id_hex)` for spans over `slow_ms` "
+        "or `very_slow_ms`, on a background thread, at most once per operation and threshold "
+        "per second. The environment names it as `module:function`.",
+        Function("(span_name, duration_ms, trace_id_hex)"),
+    )
 
 
 SETTINGS: tuple[dataclasses.Field[Any], ...] = fields(Settings)
@@ -278,17 +411,47 @@ def resolve(given: Mapping[str, object], environ: Mapping[str, str]) -> Settings
             f"{', '.join(sorted(known))}"
         )
     picked: dict[str, Any] = {}
+    origins: dict[str, tuple[str, object]] = {}
     for f in SETTINGS:
         coerce: Coerce[Any] = f.metadata["coerce"]
         otel: OtelLookup | None = f.metadata["otel"]
         if (value := given.get(f.name)) is not None:
+            origins[f.name] = (f"configure({f.name}=...)", value)
             picked[f.name] = coerce(value, f"configure({f.name}=...)")
             continue
         for var in (env_name(f.name), otel(environ) if otel else None):
             if var and environ.get(var, "").strip():
+                origins[f.name] = (var, environ[var])
                 picked[f.name] = coerce(environ[var], var)
                 break
-    return Settings(**picked)
+    settings = Settings(**picked)
+    _check_together(settings, origins)
+    return settings
+
+
+def _check_together(settings: Settings, origins: Mapping[str, tuple[str, object]]) -> None:
+    """Check the rules that involve two settings; the error names the one that breaks them."""
+    very_slow_ms, slow_ms = settings.very_slow_ms, settings.slow_ms
+    if very_slow_ms is not None and slow_ms is not None and very_slow_ms < slow_ms:
+        origin, value = origins["very_slow_ms"]
+        raise ConfigError(f"{describe(origin, value)}: expected a number >= slow_ms ({slow_ms:g})")
+    if settings.on_slow is not None and slow_ms is None and very_slow_ms is None:
+        origin, value = origins["on_slow"]
+        raise ConfigError(
+            f"{describe(origin, value)}: expected slow_ms or very_slow_ms to be set too "
+            "(on_slow is called for spans over them)"
+        )
+    # Budgets are judged on the live window only (it is the one window the store keeps); a
+    # budget asking for another one would sit in insufficient_data forever, so refuse it now.
+    for budget in settings.budgets:
+        if budget.is_slo or budget.window_s in (None, settings.window_s):
+            continue
+        origin, _ = origins["budgets"]
+        raise ConfigError(
+            f"{origin}: {budget.text!r}: expected no 'over' or an 'over' "
+            f"equal to window_s ({settings.window_s:g} s): latency and error-rate budgets are "
+            "judged on the live window; set window_s to judge them over a longer one"
+        )
 
 
 def source_of(name: str, given: Mapping[str, object], environ: Mapping[str, str]) -> str:
@@ -312,7 +475,7 @@ def markdown_table() -> str:
     for f in SETTINGS:
         otel: OtelLookup | None = f.metadata["otel"]
         otel_name = (otel({"OTEL_TRACES_SAMPLER": "traceidratio"}) if otel else None) or "—"
-        default = f.default
+        default = f.metadata["shown"] or f.default
         if isinstance(default, tuple):
             default = ",".join(default)
         shown = "unset" if default is None else default if default != "" else "(none)"

@@ -9,6 +9,23 @@ import pytest
 
 from otelperf import ConfigError
 from otelperf._settings import SETTINGS, Settings, markdown_table, resolve
+from otelperf.alerts import LogSink
+from otelperf.budgets import INTERACTIVE_BUDGETS, Budget
+
+
+def on_slow_example(span_name: str, duration_ms: float, trace_id_hex: str) -> None:
+    """Named by OTELPERF_ON_SLOW in the matrix below."""
+
+
+def on_slow_kwarg(span_name: str, duration_ms: float, trace_id_hex: str) -> None:
+    """Passed as configure(on_slow=...) in the matrix below."""
+
+
+KW_SINK = LogSink(name="kw")
+# Sinks have no value equality: results (and the default) are compared by sink names.
+COMPARE: dict[str, Any] = {"alerts": lambda sinks: tuple(sink.name for sink in sinks)}
+# Settings that only make sense with another one: given alongside every matrix case.
+NEEDS: dict[str, dict[str, Any]] = {"on_slow": {"slow_ms": 100}}
 
 # setting -> (keyword value, OTELPERF_* value, standard OTEL_* variables, and the three results)
 MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
@@ -34,6 +51,34 @@ MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
     "window_s": (30, "15.5", {}, 30.0, 15.5, 60.0),
     "max_operations": (10, "20", {}, 10, 20, 2000),
     "key_attributes": (["tenant"], "a, b", {}, ("tenant",), ("a", "b"), ()),
+    "budgets": (
+        [Budget.parse("GET /a p99<1s"), "GET /b p50<10ms"],
+        "interactive",
+        {},
+        (Budget.parse("GET /a p99<1s"), Budget.parse("GET /b p50<10ms")),
+        INTERACTIVE_BUDGETS,
+        (),
+    ),
+    "alerts": (
+        [KW_SINK],
+        "webhook:http://127.0.0.1:9/x,log",
+        {},
+        ("kw",),
+        ("webhook", "log"),
+        ("log",),
+    ),
+    "alert_interval_s": (5, "0.5", {}, 5.0, 0.5, 60.0),
+    "regression_factor": ("off", "3", {}, None, 3.0, 2.0),
+    "slow_ms": (250, "100", {}, 250.0, 100.0, None),
+    "very_slow_ms": (2500, "1000", {}, 2500.0, 1000.0, None),
+    "on_slow": (
+        on_slow_kwarg,
+        "tests.test_settings:on_slow_example",
+        {},
+        on_slow_kwarg,
+        on_slow_example,
+        None,
+    ),
 }
 
 
@@ -55,10 +100,11 @@ class TestPrecedence:
     ) -> None:
         """The winning source is the first given of keyword, OTELPERF_*, OTEL_*, default."""
         kw_value, perf_value, otel_env, want_kw, want_perf, want_otel = MATRIX[name]
-        given = {name: kw_value} if kw else {}
+        given = {**NEEDS.get(name, {}), **({name: kw_value} if kw else {})}
         environ = {f"OTELPERF_{name.upper()}": perf_value} if perf else {}
         if otel:
             environ.update(otel_env)
+        compare = COMPARE.get(name, lambda value: value)
         want = (
             want_kw
             if kw
@@ -66,9 +112,9 @@ class TestPrecedence:
             if perf
             else want_otel
             if otel
-            else getattr(Settings(), name)
+            else compare(getattr(Settings(), name))
         )
-        assert getattr(resolve(given, environ), name) == want
+        assert compare(getattr(resolve(given, environ), name)) == want
 
     def test_none_keyword_and_empty_env_mean_not_given(self) -> None:
         """configure(x=None) and OTELPERF_X='' fall through to the next source."""
@@ -142,9 +188,10 @@ class TestErrors:
             (
                 {"sampel_ratio": 0.5},
                 {},
-                "configure() got unknown setting(s) sampel_ratio: expected one of exporters, "
-                "key_attributes, max_operations, measure_unsampled, sample_ratio, service_name, "
-                "window_s",
+                "configure() got unknown setting(s) sampel_ratio: expected one of "
+                "alert_interval_s, alerts, budgets, exporters, key_attributes, max_operations, "
+                "measure_unsampled, on_slow, regression_factor, sample_ratio, service_name, "
+                "slow_ms, very_slow_ms, window_s",
             ),
             ({"window_s": 0}, {}, "configure(window_s=0): expected a number > 0"),
             ({}, {"OTELPERF_WINDOW_S": "abc"}, "OTELPERF_WINDOW_S='abc': expected a number > 0"),
@@ -168,6 +215,65 @@ class TestErrors:
                 {},
                 "configure(key_attributes='a,,b'): expected a comma-separated list of non-empty "
                 "names",
+            ),
+            (
+                {},
+                {"OTELPERF_BUDGETS": "interactive; GET /a p99<"},
+                "OTELPERF_BUDGETS: 'GET /a p99<' at column 12: expected a number",
+            ),
+            (
+                {"budgets": 42},
+                {},
+                "configure(budgets=...)=42: expected a Budget, a budget string, a preset name "
+                "or a list of them",
+            ),
+            (
+                {"budgets": "db.* p95<50ms over 5m"},
+                {},
+                "configure(budgets=...): 'db.* p95<50ms over 5m': expected no 'over' or an "
+                "'over' equal to window_s (60 s): latency and error-rate budgets are judged on "
+                "the live window; set window_s to judge them over a longer one",
+            ),
+            (
+                {},
+                {"OTELPERF_ALERTS": "log,pager"},
+                "OTELPERF_ALERTS='pager': expected log, callback, webhook:<url>, sentry, "
+                "datadog or newrelic",
+            ),
+            (
+                {"alert_interval_s": -1},
+                {},
+                "configure(alert_interval_s=-1): expected a number > 0",
+            ),
+            (
+                {},
+                {"OTELPERF_REGRESSION_FACTOR": "0.5"},
+                "OTELPERF_REGRESSION_FACTOR='0.5': expected a number > 1 or off",
+            ),
+            ({}, {"OTELPERF_SLOW_MS": "fast"}, "OTELPERF_SLOW_MS='fast': expected a number > 0"),
+            (
+                {"slow_ms": 500},
+                {"OTELPERF_VERY_SLOW_MS": "100"},
+                "OTELPERF_VERY_SLOW_MS='100': expected a number >= slow_ms (500)",
+            ),
+            (
+                {"slow_ms": 500, "on_slow": 42},
+                {},
+                "configure(on_slow=42): expected a callable (span_name, duration_ms, "
+                "trace_id_hex) or 'module:function' naming one",
+            ),
+            (
+                {"slow_ms": 500},
+                {"OTELPERF_ON_SLOW": "tests.test_settings:missing"},
+                "OTELPERF_ON_SLOW='tests.test_settings:missing': expected a callable "
+                "(span_name, duration_ms, trace_id_hex) or 'module:function' naming one "
+                "(module 'tests.test_settings' has no attribute 'missing')",
+            ),
+            (
+                {"on_slow": print},
+                {},
+                "configure(on_slow=<built-in function print>): expected slow_ms or very_slow_ms "
+                "to be set too (on_slow is called for spans over them)",
             ),
         ],
     )

@@ -24,10 +24,15 @@ from otelperf.aggregates import KeyedWindows, OperationStats
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["Aggregator", "TickHook"]
+__all__ = ["Aggregator", "SlowHook", "TickHook"]
 
 #: Called on the aggregator thread after each drain, with the store locked by the caller.
 TickHook = Callable[[int, KeyedWindows], None]
+#: Called on the aggregator thread, without the store lock, with the spans of one drain whose
+#: duration reached the threshold given to :meth:`Aggregator.watch_slow`.
+SlowHook = Callable[[list["ReadableSpan"]], None]
+
+_NEVER_NS = 2**63  # a threshold no span reaches: the drain's slow check costs one comparison
 
 T = TypeVar("T")
 
@@ -80,6 +85,9 @@ class Aggregator:
         self._interval_s = interval_s
         self._clock = clock
         self._hooks: tuple[TickHook, ...] = ()  # copy-on-write: read by the thread without a lock
+        # Set once before spans flow (configure); read by the drain without a lock.
+        self._slow_ns = _NEVER_NS
+        self._slow_hook: SlowHook | None = None
         self._dropped: dict[str, int] = {}
         self._init_state()
         _fork.register(self._reinit)
@@ -110,10 +118,24 @@ class Aggregator:
         """The statistics window length in seconds."""
         return self._store_args[0] / 1e9
 
+    @property
+    def sub_window_ns(self) -> int:
+        """The length of one sub-window (what ``KeyedWindows.pop_closed`` returns) in ns."""
+        return self._store_args[0] // self._store_args[1]
+
     def add_tick_hook(self, hook: TickHook) -> None:
         """Run ``hook(now_ns, store)`` on the aggregator thread after every drain."""
         with self._lock:
             self._hooks = (*self._hooks, hook)
+
+    def watch_slow(self, threshold_ns: int, hook: SlowHook) -> None:
+        """Hand every drained span lasting ``threshold_ns`` or more to ``hook``, once per drain.
+
+        The check is one comparison per span on the aggregator thread; ``hook`` runs there too,
+        after the store was updated and without its lock. One watcher: a later call replaces it.
+        """
+        self._slow_hook = hook
+        self._slow_ns = threshold_ns
 
     def count_drop(self, reason: str, n: int = 1) -> None:
         """Count ``n`` dropped items under ``reason`` (reported as ``otelperf.dropped``)."""
@@ -173,23 +195,30 @@ class Aggregator:
             return
         key = self._key
         items = []
+        slow: list[ReadableSpan] = []
+        slow_ns = self._slow_ns
         pop = ring.popleft
         for _ in range(len(ring)):
             span = pop()
             start_ns, end_ns = span.start_time, span.end_time
             if start_ns is None or end_ns is None:
                 continue
+            duration_ns = end_ns - start_ns
+            if duration_ns >= slow_ns:
+                slow.append(span)
             items.append(
                 (
                     key(span),
                     _KIND_NAMES[span.kind],
-                    end_ns - start_ns,
+                    duration_ns,
                     span.status.status_code is _ERROR,
                 )
             )
         now_ns = self._clock()
         with self._lock:
             self._store.add_batch(items, now_ns)
+        if slow and self._slow_hook is not None:
+            never_raise(self._slow_hook)(slow)
         self._tick()
 
     def _tick(self) -> None:
