@@ -53,9 +53,9 @@ class Coerce(Generic[T]):
         """Return the checked value, or raise ConfigError naming ``origin``."""
         raise NotImplementedError
 
-    def fail(self, value: object, origin: str) -> ConfigError:
-        """Build the error for a bad ``value`` that came from ``origin``."""
-        return ConfigError(f"{describe(origin, value)}: expected {self.expected}")
+    def fail(self, value: object, origin: str, *, expected: str | None = None) -> ConfigError:
+        """Build the error for a bad ``value`` from ``origin`` (``expected`` overrides the text)."""
+        return ConfigError(f"{describe(origin, value)}: expected {expected or self.expected}")
 
 
 class Text(Coerce[str]):
@@ -133,20 +133,25 @@ class Names(Coerce[tuple[str, ...]]):
 
     def __call__(self, value: object, origin: str) -> tuple[str, ...]:
         """Split, strip, de-duplicate and check every name."""
-        if isinstance(value, str):
-            items = [part.strip() for part in value.split(",")]
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            items = [str(v).strip() for v in value]
-        else:
-            self.expected = f"a comma-separated list of {self.what}"
-            raise self.fail(value, origin)
+        items = _split(value)
+        if items is None:
+            raise self.fail(value, origin, expected=f"a comma-separated list of {self.what}")
         if items == ["none"]:
             return ()
         allowed = self.allowed()
-        self.expected = f"{self.what} from: {', '.join(sorted(allowed | {'none'}))}"
         if not items or any(item not in allowed for item in items):
-            raise self.fail(value, origin)
+            known = ", ".join(sorted(allowed | {"none"}))
+            raise self.fail(value, origin, expected=f"{self.what} from: {known}")
         return tuple(dict.fromkeys(items))
+
+
+def _split(value: object) -> list[str] | None:
+    """Stripped items of a comma-separated string or a list/tuple of strings; None otherwise."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",")]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return [str(v).strip() for v in value]
+    return None
 
 
 class Choice(Coerce[str]):
@@ -172,11 +177,8 @@ class TextList(Coerce[tuple[str, ...]]):
 
     def __call__(self, value: object, origin: str) -> tuple[str, ...]:
         """Split, strip and de-duplicate; an empty list is allowed."""
-        if isinstance(value, str):
-            items = [part.strip() for part in value.split(",")]
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            items = [str(v).strip() for v in value]
-        else:
+        items = _split(value)
+        if items is None:
             raise self.fail(value, origin)
         if items == [""]:
             return ()
