@@ -1,11 +1,11 @@
 """``LatencyProcessor``: feeds every ended span to the percentile aggregator in O(1).
 
 ``on_end`` runs on the application's thread for every recorded span, so it does the least work
-possible: it appends the ended span itself to the aggregator's bounded ring. Reading the name,
-duration and status (~0.4 µs of property access on this project's benchmark machine) happens on
-the ``otelperf-aggregator`` thread instead; the append costs ~60 ns. An ended ``ReadableSpan`` is
-immutable, so handing the object over is safe; the ring's capacity bounds how many are held
-(they are drained every ``interval_s`` or as soon as the ring is half full).
+possible: it reads the name, kind, start, end and status code (plain property reads) and appends
+them as one tuple to the aggregator's bounded ring; aggregation happens on the
+``otelperf-aggregator`` thread. The span itself is not kept (only a slow one, for the slow hook):
+handing whole ended spans over was measured slower on the request thread, because thousands of
+live spans make the cyclic GC's work grow (see ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ class LatencyProcessor(SpanProcessor):
     """
 
     def __init__(self, aggregator: Aggregator) -> None:
-        """Feed ``aggregator``; its ring and capacity are read once here for the hot path."""
+        """Feed ``aggregator``; its ring, capacity and keying are read once for the hot path."""
         self._aggregator = aggregator
         self._ring = aggregator.ring
         self._capacity = aggregator.capacity
         self._half = aggregator.capacity // 2
+        self._keyed = aggregator.keyed
 
     def on_end(self, span: ReadableSpan) -> None:
         """Append the ended span to the ring (see the module docstring)."""
@@ -38,7 +39,20 @@ class LatencyProcessor(SpanProcessor):
             ring = self._ring
             queued = len(ring)
             if queued < self._capacity:
-                ring.append(span)
+                start_ns, end_ns = span.start_time, span.end_time
+                if start_ns is None or end_ns is None:
+                    return
+                ring.append(
+                    (
+                        span.name,
+                        span.kind,
+                        start_ns,
+                        end_ns,
+                        span.status.status_code,
+                        span.attributes if self._keyed else None,
+                        span if end_ns - start_ns >= self._aggregator.slow_ns else None,
+                    )
+                )
                 if queued == self._half:
                     self._aggregator.wake.set()
             else:
