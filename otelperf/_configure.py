@@ -201,19 +201,10 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
         logger.info("otelperf: an SDK MeterProvider is already installed; ours stays private")
     else:
         metrics.set_meter_provider(meter_provider)
-    handle = Handle(
-        settings,
-        tracer_provider,
-        meter_provider,
-        attached=False,
-        aggregator=aggregator,
-        budgets=judging.monitor,
-        alerts=judging.dispatcher,
-    )
     # The tracer provider stops the aggregator, whose last tick may still raise alerts.
-    handle._closers += [tracer_provider.shutdown, *judging.closers, meter_provider.shutdown]
-    atexit.register(handle.shutdown)
-    return handle
+    return _new_handle(
+        settings, tracer_provider, meter_provider, aggregator, judging, attached=False
+    )
 
 
 def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, str]) -> Handle:
@@ -232,16 +223,35 @@ def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, 
         "metrics use their own MeterProvider",
         provider.sampler.get_description(),
     )
+    return _new_handle(settings, provider, meter_provider, aggregator, judging, attached=True)
+
+
+def _new_handle(
+    settings: Settings,
+    tracer_provider: TracerProvider,
+    meter_provider: MeterProvider,
+    aggregator: Aggregator,
+    judging: _Judging,
+    *,
+    attached: bool,
+) -> Handle:
+    """Build the handle; its bounded shutdown also runs at interpreter exit.
+
+    Shutdown order: spans first (our own provider's shutdown stops the aggregator; an attached
+    one is not ours to stop, so only the aggregator), then alerts (the aggregator's last tick may
+    raise some), then the final metric export.
+    """
     handle = Handle(
         settings,
-        provider,
+        tracer_provider,
         meter_provider,
-        attached=True,
+        attached=attached,
         aggregator=aggregator,
         budgets=judging.monitor,
         alerts=judging.dispatcher,
     )
-    handle._closers += [aggregator.shutdown, *judging.closers, meter_provider.shutdown]
+    stop_spans = aggregator.shutdown if attached else tracer_provider.shutdown
+    handle._closers += [stop_spans, *judging.closers, meter_provider.shutdown]
     atexit.register(handle.shutdown)
     return handle
 
