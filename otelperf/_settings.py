@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-from otelperf._errors import ConfigError
+from otelperf._errors import ConfigError, describe
 from otelperf.alerts import AlertSink, LogSink, parse_alert_sinks
 from otelperf.budgets import Budget, coerce_budgets
 
@@ -31,17 +31,6 @@ T = TypeVar("T")
 # A function that, given the environment, returns the name of the standard OTEL_* variable that
 # stands for this setting right now, or None (some apply only in context, e.g. the sampler arg).
 OtelLookup = Callable[[Mapping[str, str]], "str | None"]
-
-
-def describe(origin: str, value: object) -> str:
-    """Render "where it came from = what it was" for error messages.
-
-    ``configure(sample_ratio=...)`` becomes ``configure(sample_ratio=1.5)``; an environment
-    variable becomes ``OTELPERF_SAMPLE_RATIO='1.5'``.
-    """
-    if origin.endswith("=...)"):
-        return f"{origin[:-4]}{value!r})"
-    return f"{origin}={value!r}"
 
 
 class Coerce(Generic[T]):

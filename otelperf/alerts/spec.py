@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 
-from otelperf._errors import ConfigError
+from otelperf._errors import ConfigError, describe
 from otelperf.alerts.alert import Alert
 from otelperf.alerts.sink import AlertSink, redact_url
 from otelperf.alerts.sinks import CallbackSink, LogSink
@@ -78,7 +78,7 @@ def parse_alert_sinks(
         elif callable(item):
             sinks.append(CallbackSink(item))
         else:
-            raise ConfigError(f"{origin}={item!r}: {_expected(factories)}")
+            raise ConfigError(f"{describe(origin, item)}: {_expected(factories)}")
     return tuple(sinks)
 
 
@@ -95,52 +95,58 @@ def _from_text(
         url = rest.strip()
         if not url:
             raise ConfigError(
-                f"{origin}={text!r}: expected webhook:<url>, e.g. webhook:https://hooks.example/x"
+                f"{describe(origin, text)}: expected webhook:<url>, e.g. webhook:https://hooks.example/x"
             )
         try:
             return WebhookSink(url)
         except ConfigError as error:
-            raise ConfigError(f"{origin}={'webhook:' + redact_url(url)!r}: {error}") from None
+            raise ConfigError(
+                f"{describe(origin, 'webhook:' + redact_url(url))}: {error}"
+            ) from None
     if name == "callback":
         return CallbackSink(_import_callable(rest.strip(), origin=origin))
     if name == "log" or name in factories or name in VENDOR_SINKS:
         if colon:
-            raise ConfigError(f"{origin}={name + ':...'!r}: {name} takes nothing after a colon")
+            raise ConfigError(
+                f"{describe(origin, name + ':...')}: {name} takes nothing after a colon"
+            )
         if name == "log":
             return LogSink()
         if name not in factories:
             raise ConfigError(
-                f"{origin}={name!r}: the {name} alert sink is not available; "
+                f"{describe(origin, name)}: the {name} alert sink is not available; "
                 f"it needs pip install 'otelperf[{name}]'"
             )
         try:
             return factories[name]()
         except ConfigError as error:
-            raise ConfigError(f"{origin}={name!r}: {error}") from None
+            raise ConfigError(f"{describe(origin, name)}: {error}") from None
     hint = " (a webhook is written webhook:<url>)" if name in ("http", "https") else ""
     # Only the name is shown: what follows a colon may be a URL with a secret in it.
-    raise ConfigError(f"{origin}={name!r}: {_expected(factories)}{hint}")
+    raise ConfigError(f"{describe(origin, name)}: {_expected(factories)}{hint}")
 
 
 def _import_callable(target: str, *, origin: str) -> Callable[[Alert], object]:
     expected = "expected callback:<module>:<function>, e.g. callback:myapp.alerts:notify"
     module_name, _, attr_path = target.partition(":")
     if not module_name or not attr_path:
-        raise ConfigError(f"{origin}={'callback:' + target!r}: {expected}")
+        raise ConfigError(f"{describe(origin, 'callback:' + target)}: {expected}")
     try:
         found: object = importlib.import_module(module_name)
     except ImportError as error:
         raise ConfigError(
-            f"{origin}={'callback:' + target!r}: cannot import {module_name!r} ({error})"
+            f"{describe(origin, 'callback:' + target)}: cannot import {module_name!r} ({error})"
         ) from None
     for attr in attr_path.split("."):
         if not hasattr(found, attr):
             raise ConfigError(
-                f"{origin}={'callback:' + target!r}: {module_name!r} has no {attr_path!r}"
+                f"{describe(origin, 'callback:' + target)}: {module_name!r} has no {attr_path!r}"
             )
         found = getattr(found, attr)
     if not callable(found):
-        raise ConfigError(f"{origin}={'callback:' + target!r}: {attr_path!r} is not callable")
+        raise ConfigError(
+            f"{describe(origin, 'callback:' + target)}: {attr_path!r} is not callable"
+        )
     return found
 
 

@@ -161,7 +161,7 @@ class TestParseAlertSinksErrors:
     @pytest.mark.parametrize("value", [42, ["log", 42], ("log", 42)])
     def test_wrong_type_in_configure(self, value: Any) -> None:
         """A value that is neither string, sink nor callable is rejected with its repr."""
-        with pytest.raises(ConfigError, match=re.escape(f"configure(alerts=...)=42: {EXPECTED}")):
+        with pytest.raises(ConfigError, match=re.escape(f"configure(alerts=42): {EXPECTED}")):
             parse_alert_sinks(value, origin="configure(alerts=...)")
 
     def test_registered_names_are_listed_as_expected(self) -> None:
