@@ -258,9 +258,16 @@ class OTLPReceiver:
         """The raw decoded ``Export*ServiceRequest`` protobufs for one signal, oldest first."""
         return [r.message for r in self.received(signal)]
 
-    def spans(self, *, transport: Transport | None = None) -> list[SpanRecord]:
-        """All stored spans, flattened, in arrival order."""
-        return [span for r in self.received("traces", transport=transport) for span in r.spans]
+    def spans(
+        self, *, name: str | None = None, transport: Transport | None = None
+    ) -> list[SpanRecord]:
+        """All stored spans, flattened, in arrival order; optionally only those named ``name``."""
+        return [
+            span
+            for r in self.received("traces", transport=transport)
+            for span in r.spans
+            if name is None or span.name == name
+        ]
 
     def metrics(
         self, *, name: str | None = None, transport: Transport | None = None
