@@ -33,14 +33,18 @@ from otelperf import _exporters
 from otelperf._safety import logger, never_raise
 from otelperf._sampler import head_sampler
 from otelperf._settings import Settings, resolve, source_of
+from otelperf._wiring import Context
+from otelperf._wiring.judging import Judging
+from otelperf._wiring.leaks import Leaks
 from otelperf.aggregates import KeyedWindows
 from otelperf.alerts import AlertDispatcher
-from otelperf.budgets import BudgetEvaluator
 from otelperf.exporters.operation_metrics import OperationMetricsExporter
 from otelperf.processors.aggregator import Aggregator
-from otelperf.processors.budgets import BudgetMonitor, SlowSpanWatch
+from otelperf.processors.budgets import BudgetMonitor
 from otelperf.processors.latency import LatencyProcessor
+from otelperf.processors.memory_sampler import MemoryMonitor
 from otelperf.processors.sampling import MeasureAllSampler
+from otelperf.processors.span_leaks import SpanLeakProcessor
 
 __all__ = ["Handle", "configure", "configure_from_environment", "current", "shutdown"]
 
@@ -62,7 +66,10 @@ class Handle:
         aggregator: The percentile store's owner (None when disabled).
         budgets: Judges budgets, SLOs and regressions on the aggregator's ticks; None when
             there are no budgets and ``regression_factor`` is ``off`` (or when disabled).
-        alerts: Delivers alerts to the ``alerts`` sinks; None when there are none.
+        alerts: Delivers alerts to the ``alerts`` sinks; None when there are none (or nothing
+            could raise one).
+        memory: Samples memory and judges its growth; None when ``memory_interval_s`` is off.
+        span_leaks: Tracks open spans; None when ``span_leak_after_s`` is off.
     """
 
     settings: Settings
@@ -72,6 +79,8 @@ class Handle:
     aggregator: Aggregator | None = None
     budgets: BudgetMonitor | None = None
     alerts: AlertDispatcher | None = None
+    memory: MemoryMonitor | None = None
+    span_leaks: SpanLeakProcessor | None = None
     _closers: list[Callable[[], object]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -182,7 +191,7 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     metric_names = _exporters.metric_exporter_names(
         settings.exporters, names_given=names_given, environ=environ
     )
-    judging = _Judging(settings, resource)
+    parts = _Parts(settings)
     aggregator = _aggregator(settings)
     readers = _readers(metric_names, aggregator, resource, environ)
     # shutdown_on_exit=False: the SDK's own atexit hook is unbounded when exporters hang; ours
@@ -195,20 +204,18 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
         resource=resource, metric_readers=readers, shutdown_on_exit=False
     )
     _observe_drops(meter_provider, aggregator)
-    judging.start(aggregator, meter_provider)
+    parts.start(tracer_provider, aggregator, meter_provider)
     trace.set_tracer_provider(tracer_provider)
     if isinstance(metrics.get_meter_provider(), MeterProvider):
         logger.info("otelperf: an SDK MeterProvider is already installed; ours stays private")
     else:
         metrics.set_meter_provider(meter_provider)
     # The tracer provider stops the aggregator, whose last tick may still raise alerts.
-    return _new_handle(
-        settings, tracer_provider, meter_provider, aggregator, judging, attached=False
-    )
+    return _new_handle(settings, tracer_provider, meter_provider, aggregator, parts, attached=False)
 
 
 def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, str]) -> Handle:
-    judging = _Judging(settings, provider.resource)
+    parts = _Parts(settings)
     aggregator = _aggregator(settings)
     readers = _readers(settings.exporters, aggregator, provider.resource, environ)
     provider.add_span_processor(LatencyProcessor(aggregator))
@@ -216,14 +223,14 @@ def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, 
         resource=provider.resource, metric_readers=readers, shutdown_on_exit=False
     )
     _observe_drops(meter_provider, aggregator)
-    judging.start(aggregator, meter_provider)
+    parts.start(provider, aggregator, meter_provider)
     logger.info(
         "otelperf: attached to the TracerProvider already installed; kept its sampler (%s: "
         "percentiles see only the spans it records), resource and span exporters; otelperf "
         "metrics use their own MeterProvider",
         provider.sampler.get_description(),
     )
-    return _new_handle(settings, provider, meter_provider, aggregator, judging, attached=True)
+    return _new_handle(settings, provider, meter_provider, aggregator, parts, attached=True)
 
 
 def _new_handle(
@@ -231,7 +238,7 @@ def _new_handle(
     tracer_provider: TracerProvider,
     meter_provider: MeterProvider,
     aggregator: Aggregator,
-    judging: _Judging,
+    parts: _Parts,
     *,
     attached: bool,
 ) -> Handle:
@@ -247,11 +254,13 @@ def _new_handle(
         meter_provider,
         attached=attached,
         aggregator=aggregator,
-        budgets=judging.monitor,
-        alerts=judging.dispatcher,
+        budgets=parts.judging.monitor,
+        alerts=parts.dispatcher,
+        memory=parts.leaks.memory,
+        span_leaks=parts.leaks.span_leaks,
     )
     stop_spans = aggregator.shutdown if attached else tracer_provider.shutdown
-    handle._closers += [stop_spans, *judging.closers, meter_provider.shutdown]
+    handle._closers += [stop_spans, *parts.closers, meter_provider.shutdown]
     atexit.register(handle.shutdown)
     return handle
 
@@ -264,61 +273,41 @@ def _aggregator(settings: Settings) -> Aggregator:
     )
 
 
-class _Judging:
-    """Budgets, alerts and slow-span checks for one aggregator, built in two steps.
+class _Parts:
+    """otelperf's optional parts (:mod:`otelperf._wiring`) and the alert dispatcher they share.
 
     The constructor only checks (a ``ConfigError`` must leave nothing half-installed);
-    :meth:`start` starts the threads and hooks, once the providers exist.
+    :meth:`start` starts them once the providers exist.
     """
 
-    def __init__(self, settings: Settings, resource: Resource) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._resource = resource
-        self.monitor: BudgetMonitor | None = None
+        self.judging = Judging(settings)
+        self.leaks = Leaks(settings)
         self.dispatcher: AlertDispatcher | None = None
-        self._slow: SlowSpanWatch | None = None
         self.closers: list[Callable[[], object]] = []
-        if settings.budgets or settings.regression_factor is not None:
-            self._make_evaluator()  # raises ConfigError now rather than after install
 
-    def _make_evaluator(self) -> BudgetEvaluator:
-        settings = self._settings
-        return BudgetEvaluator(
-            settings.budgets,
-            live_window_s=settings.window_s,
-            alert_interval_s=settings.alert_interval_s,
-            regression_factor=settings.regression_factor,
-            max_operations=settings.max_operations + 1,  # + otelperf.other
+    def start(
+        self, tracer_provider: TracerProvider, aggregator: Aggregator, meter_provider: MeterProvider
+    ) -> None:
+        parts = (self.judging, self.leaks)
+        if self._settings.alerts and any(part.wants_alerts for part in parts):
+            self.dispatcher = AlertDispatcher(self._settings.alerts)
+        context = Context(
+            settings=self._settings,
+            resource=tracer_provider.resource,
+            tracer_provider=tracer_provider,
+            aggregator=aggregator,
+            meter=meter_provider.get_meter("otelperf"),
+            alerts=self.dispatcher,
         )
-
-    def start(self, aggregator: Aggregator, meter_provider: MeterProvider) -> None:
-        settings = self._settings
-        attributes = dict(self._resource.attributes)
-        service = str(attributes.get(SERVICE_NAME) or "unknown_service")
-        if settings.budgets or settings.regression_factor is not None:
-            if settings.alerts:
-                self.dispatcher = AlertDispatcher(settings.alerts)
-                self.closers.append(
-                    functools.partial(self.dispatcher.shutdown, ALERTS_SHUTDOWN_TIMEOUT_S)
-                )
-            self.monitor = BudgetMonitor(
-                aggregator,
-                self._make_evaluator,
-                dispatcher=self.dispatcher,
-                service=service,
-                resource=attributes,
+        for part in parts:
+            self.closers += part.start(context)
+        # Alerts last: the parts' final checks may still raise some.
+        if self.dispatcher is not None:
+            self.closers.append(
+                functools.partial(self.dispatcher.shutdown, ALERTS_SHUTDOWN_TIMEOUT_S)
             )
-            self.monitor.register_metrics(meter_provider.get_meter("otelperf"))
-            aggregator.add_tick_hook(self.monitor)
-        if settings.slow_ms is not None or settings.very_slow_ms is not None:
-            self._slow = SlowSpanWatch(
-                slow_ms=settings.slow_ms,
-                very_slow_ms=settings.very_slow_ms,
-                on_slow=settings.on_slow,
-                log_interval_s=settings.alert_interval_s,
-            )
-            aggregator.watch_slow(self._slow.threshold_ns, self._slow)
-            self.closers.append(self._slow.shutdown)
 
 
 def _readers(

@@ -79,6 +79,11 @@ MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
         on_slow_example,
         None,
     ),
+    "memory_interval_s": (2, "off", {}, 2.0, None, 10.0),
+    "leak_window_s": (600, "120", {}, 600.0, 120.0, 3600.0),
+    "leak_min_growth_mb_per_h": (1, "0", {}, 1.0, 0.0, 10.0),
+    "leak_deep": (True, "on", {}, True, True, False),
+    "span_leak_after_s": (30, "off", {}, 30.0, None, 300.0),
 }
 
 
@@ -189,9 +194,10 @@ class TestErrors:
                 {"sampel_ratio": 0.5},
                 {},
                 "configure() got unknown setting(s) sampel_ratio: expected one of "
-                "alert_interval_s, alerts, budgets, exporters, key_attributes, max_operations, "
-                "measure_unsampled, on_slow, regression_factor, sample_ratio, service_name, "
-                "slow_ms, very_slow_ms, window_s",
+                "alert_interval_s, alerts, budgets, exporters, key_attributes, leak_deep, "
+                "leak_min_growth_mb_per_h, leak_window_s, max_operations, measure_unsampled, "
+                "memory_interval_s, on_slow, regression_factor, sample_ratio, service_name, "
+                "slow_ms, span_leak_after_s, very_slow_ms, window_s",
             ),
             ({"window_s": 0}, {}, "configure(window_s=0): expected a number > 0"),
             ({}, {"OTELPERF_WINDOW_S": "abc"}, "OTELPERF_WINDOW_S='abc': expected a number > 0"),
@@ -274,6 +280,36 @@ class TestErrors:
                 {},
                 "configure(on_slow=<built-in function print>): expected slow_ms or very_slow_ms "
                 "to be set too (on_slow is called for spans over them)",
+            ),
+            (
+                {"memory_interval_s": 0.01},
+                {},
+                "configure(memory_interval_s=0.01): expected a number >= 0.1 or off",
+            ),
+            (
+                {},
+                {"OTELPERF_LEAK_WINDOW_S": "5"},
+                "OTELPERF_LEAK_WINDOW_S='5': expected a number >= 10",
+            ),
+            (
+                {"leak_min_growth_mb_per_h": -1},
+                {},
+                "configure(leak_min_growth_mb_per_h=-1): expected a number >= 0",
+            ),
+            (
+                {},
+                {"OTELPERF_LEAK_DEEP": "maybe"},
+                "OTELPERF_LEAK_DEEP='maybe': expected true or false (also on/off, 1/0, yes/no)",
+            ),
+            (
+                {"leak_deep": 1},
+                {},
+                "configure(leak_deep=1): expected true or false (also on/off, 1/0, yes/no)",
+            ),
+            (
+                {},
+                {"OTELPERF_SPAN_LEAK_AFTER_S": "0"},
+                "OTELPERF_SPAN_LEAK_AFTER_S='0': expected a number > 0 or off",
             ),
         ],
     )

@@ -131,6 +131,11 @@ class TestBudgetAlertsEndToEnd:
 
     def test_no_budgets_and_no_regressions_installs_no_monitor(self) -> None:
         """With nothing to judge, no tick hook and no alert threads are installed."""
-        handle = otelperf.configure(exporters="none", regression_factor="off")
+        handle = otelperf.configure(
+            exporters="none",
+            regression_factor="off",
+            memory_interval_s="off",
+            span_leak_after_s="off",
+        )
         assert (handle.budgets, handle.alerts) == (None, None)
         assert otelperf.budget_report() == []
