@@ -33,6 +33,7 @@ from otelperf import _exporters
 from otelperf._safety import logger, never_raise
 from otelperf._sampler import head_sampler
 from otelperf._settings import Settings, resolve, source_of
+from otelperf._signals import flush_on_sigterm
 from otelperf._wiring import Context
 from otelperf._wiring.judging import Judging
 from otelperf._wiring.leaks import Leaks
@@ -242,7 +243,7 @@ def _new_handle(
     *,
     attached: bool,
 ) -> Handle:
-    """Build the handle; its bounded shutdown also runs at interpreter exit.
+    """Build the handle; its bounded shutdown also runs at interpreter exit and on SIGTERM.
 
     Shutdown order: spans first (our own provider's shutdown stops the aggregator; an attached
     one is not ours to stop, so only the aggregator), then alerts (the aggregator's last tick may
@@ -262,6 +263,7 @@ def _new_handle(
     stop_spans = aggregator.shutdown if attached else tracer_provider.shutdown
     handle._closers += [stop_spans, *parts.closers, meter_provider.shutdown]
     atexit.register(handle.shutdown)
+    flush_on_sigterm(handle.shutdown)
     return handle
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -28,11 +29,13 @@ def fresh_globals() -> Iterator[None]:
     reset_trace_globals()
     reset_metrics_globals()
     _configure._handle = None
+    sigterm = signal.getsignal(signal.SIGTERM)  # configure() may install its flush handler
     yield
     handle = _configure._handle
     if handle is not None:
         handle.shutdown(timeout_s=5)
     _configure._handle = None
+    signal.signal(signal.SIGTERM, sigterm)
     reset_trace_globals()
     reset_metrics_globals()
 
