@@ -1,0 +1,1 @@
+"""Loopback stand-ins for Sentry, Datadog and New Relic intake."""
