@@ -15,7 +15,8 @@ import tracemalloc
 from collections.abc import Callable
 
 from otelperf.leaks import BYTES_PER_MB, GrowthAnalyzer
-from otelperf.processors.memory_sampler import AllocationProfiler, MemorySampler
+from otelperf.processors.allocations import AllocationProfiler
+from otelperf.processors.memory import MemorySampler
 
 DEFAULT_INTERVAL_S = 10.0  # MemoryMonitor's default interval_s
 DEFAULT_DEEP_EVERY = 6  # MemoryMonitor's default deep_every: one profile per minute

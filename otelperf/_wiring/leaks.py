@@ -21,7 +21,8 @@ from otelperf._wiring import Context
 from otelperf.aggregates import KeyedWindows
 from otelperf.alerts.leak_alerts import LeakAlerter, leak_alert, span_leak_alert
 from otelperf.leaks import BYTES_PER_MB, GrowthAnalyzer, GrowthReport, Verdict
-from otelperf.processors.memory_sampler import MemoryMonitor, MemorySample
+from otelperf.processors.leaks import MemoryMonitor
+from otelperf.processors.memory import MemorySample
 from otelperf.processors.span_leaks import (
     SPAN_NAME_ATTRIBUTE,
     UNFINISHED_METRIC,

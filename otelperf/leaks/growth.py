@@ -2,7 +2,7 @@
 
 Pure: no clocks, threads, I/O or OpenTelemetry. Samples carry their own timestamps, so tests drive
 the analyzer with plain numbers. A :class:`GrowthAnalyzer` is single-threaded; its owner
-(``otelperf.processors.memory_sampler.MemoryMonitor``) is the only caller.
+(``otelperf.processors.leaks.MemoryMonitor``) is the only caller.
 
 How a verdict is reached. Slopes are Theil-Sen (the median of the slopes between every pair of
 points: unmoved by outliers and by a single step), taken on the *floor* of the series: its running

@@ -1,6 +1,6 @@
 """Memory limits from the text of cgroup files and ``/proc/self/cgroup``.
 
-Pure parsing: callers read the files (``otelperf.processors.memory_sampler.read_memory_limit``) and
+Pure parsing: callers read the files (``otelperf.processors.memory.read_memory_limit``) and
 pass their content here, so tests need no real cgroup. Malformed content means "unknown" (``None``),
 never an exception: a kernel quirk must not stop memory sampling.
 

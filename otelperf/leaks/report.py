@@ -66,7 +66,7 @@ class TypeGrowth:
 class GrowthReport:
     """The analyzer's view of one memory series at one point in time.
 
-    ``otelperf.processors.memory_sampler.MemoryMonitor`` fills ``top_sites`` and ``top_types`` in
+    ``otelperf.processors.leaks.MemoryMonitor`` fills ``top_sites`` and ``top_types`` in
     deep mode, so a ``leak`` alert can name the leaking line.
 
     Attributes:

@@ -16,14 +16,9 @@ import pytest
 
 import otelperf._safety
 from otelperf.leaks import BYTES_PER_MB, GrowthAnalyzer, GrowthReport, MemoryLimit, Verdict
-from otelperf.processors.memory_sampler import (
-    MEMORY_THREAD_NAME,
-    AllocationProfiler,
-    MemoryMonitor,
-    MemorySample,
-    MemorySampler,
-    read_memory_limit,
-)
+from otelperf.processors.allocations import AllocationProfiler
+from otelperf.processors.leaks import MEMORY_THREAD_NAME, MemoryMonitor
+from otelperf.processors.memory import MemorySample, MemorySampler, read_memory_limit
 
 MB = BYTES_PER_MB
 
