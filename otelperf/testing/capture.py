@@ -1,6 +1,6 @@
-"""Helpers for testing code that uses otelperf or OpenTelemetry: span capture and a fake clock.
+"""``capture_spans()``: a fresh, private TracerProvider whose finished spans stay in memory.
 
-Each capture gets a **fresh** ``TracerProvider`` and never touches the global one, so tests stay
+Each capture gets its own ``TracerProvider`` and never touches the global one, so tests stay
 independent (the pattern of prometheus_client's fresh registry per test)::
 
     from otelperf.testing import capture_spans
@@ -10,6 +10,9 @@ independent (the pattern of prometheus_client's fresh registry per test)::
             with captured.tracer.start_as_current_span("checkout"):
                 ...
         assert [s.name for s in captured.spans] == ["checkout"]
+        captured.assert_budget("checkout max<50ms min 1")
+
+Code that takes its tracer from the global provider is recorded with ``record_spans()`` instead.
 """
 
 from __future__ import annotations
@@ -24,35 +27,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace import Tracer
 
-__all__ = ["CapturedSpans", "FakeClock", "capture_spans"]
+from otelperf.testing._results import BudgetCheck
+from otelperf.testing.budgets import judge_all, passed_or_raise
 
+__all__ = ["CapturedSpans", "capture_spans"]
 
-class FakeClock:
-    """A clock for tests: returns a settable time in integer nanoseconds.
-
-    Pass it wherever otelperf takes ``clock: Callable[[], int]`` and move time with
-    :meth:`advance`. Not thread-safe by design: tests drive it from one thread.
-    """
-
-    def __init__(self, *, start_ns: int = 1_000_000_000_000) -> None:
-        """Start at ``start_ns`` (non-zero by default so "0 = unset" bugs show)."""
-        self.now_ns = start_ns
-
-    def __call__(self) -> int:
-        """Return the current fake time in nanoseconds."""
-        return self.now_ns
-
-    def advance(self, *, seconds: float = 0.0, ms: float = 0.0, ns: int = 0) -> int:
-        """Move time forward and return the new time in nanoseconds.
-
-        Raises:
-            ValueError: The total step is negative (time never goes back).
-        """
-        step_ns = round(seconds * 1e9) + round(ms * 1e6) + ns
-        if step_ns < 0:
-            raise ValueError(f"FakeClock.advance: step must be >= 0, got {step_ns} ns")
-        self.now_ns += step_ns
-        return self.now_ns
+_HINT = "; spans made with captured.tracer (this capture's own provider) are the only ones seen"
 
 
 @dataclass(frozen=True)
@@ -71,6 +51,21 @@ class CapturedSpans:
     def names(self) -> list[str]:
         """The names of the finished spans, in the order they ended."""
         return [span.name for span in self.spans]
+
+    def check_budget(self, *budgets: object) -> list[BudgetCheck]:
+        """Judge budgets over the finished spans; see ``otelperf.testing.check_budget``."""
+        return judge_all(budgets, self.spans, origin="check_budget", hint=_HINT)
+
+    def assert_budget(self, *budgets: object) -> list[BudgetCheck]:
+        """Fail unless every budget holds; see ``otelperf.testing.assert_budget``.
+
+        Raises:
+            BudgetFailed: A budget broke, could not be judged or matched no span.
+            ConfigError: A budget does not parse.
+        """
+        __tracebackhide__ = True  # pytest: show the test's line, not this frame
+        checks = judge_all(budgets, self.spans, origin="assert_budget", hint=_HINT)
+        return passed_or_raise(checks)
 
 
 @contextmanager
