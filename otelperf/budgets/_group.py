@@ -65,6 +65,11 @@ class BudgetGroup:
         self._interval_ns = interval_ns
         self._max_operations = max_operations
 
+    @property
+    def budgets(self) -> tuple[Budget, ...]:
+        """The budgets of this group, in evaluator order."""
+        return tuple(self._budgets.values())
+
     def judge(
         self, tick: int, now_ns: int, views: Mapping[str, OperationView], out: list[Transition]
     ) -> None:

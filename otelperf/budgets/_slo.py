@@ -17,7 +17,7 @@ from otelperf.budgets._burn import FAST, SLOT_NS, SLOW, BurnHistory, BurnPair
 from otelperf.budgets._tracks import Track, Tracks, climb
 from otelperf.budgets._view import OperationView
 from otelperf.budgets.budget import Budget
-from otelperf.budgets.events import BudgetStatus, State, Transition
+from otelperf.budgets.events import BudgetStatus, BurnRate, State, Transition
 
 __all__ = ["SloJudge"]
 
@@ -144,3 +144,24 @@ class SloJudge:
                 window_s=float(FAST.long_s),
             )
         return statuses
+
+    def burn_rates(self) -> dict[int, list[BurnRate]]:
+        """Return, per SLO budget index, its burn rate over each window holding ``min`` requests.
+
+        Windows come in the order 5m, 1h, 30m, 6h (the fast pair, then the slow pair).
+        """
+        rates: dict[int, list[BurnRate]] = {}
+        for index, slo in self._slos.items():
+            for window_s in _WINDOWS_S:
+                burn, requests = slo.burn(window_s)
+                if requests >= slo.budget.min_samples:
+                    rates.setdefault(index, []).append(
+                        BurnRate(
+                            budget=slo.budget,
+                            operation=slo.budget.selector,
+                            window_s=float(window_s),
+                            burn_rate=burn,
+                            requests=requests,
+                        )
+                    )
+        return rates

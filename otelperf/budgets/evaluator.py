@@ -16,8 +16,9 @@ from otelperf.budgets._regression import RegressionDetector
 from otelperf.budgets._slo import SloJudge
 from otelperf.budgets._tracks import Track
 from otelperf.budgets._view import OperationView
+from otelperf.budgets._windows import window_problem
 from otelperf.budgets.budget import DEFAULT_MIN_SAMPLES, Budget
-from otelperf.budgets.events import BudgetStatus, Transition
+from otelperf.budgets.events import BudgetStatus, BurnRate, Transition
 
 __all__ = ["BudgetEvaluator", "OperationView"]
 
@@ -66,6 +67,7 @@ class BudgetEvaluator:
         budgets: Iterable[Budget],
         *,
         live_window_s: float = 60.0,
+        sub_windows: int = 6,
         alert_interval_s: float = 60.0,
         regression_factor: float | None = 2.0,
         regression_min_samples: int = DEFAULT_MIN_SAMPLES,
@@ -79,6 +81,8 @@ class BudgetEvaluator:
             budgets: The budgets (duplicates are ignored).
             live_window_s: Length of the window passed to ``evaluate``; budgets without
                 ``over`` (or with ``over`` equal to it) are judged on it.
+            sub_windows: Sub-windows per live window; a budget's ``over`` must be at least
+                one sub-window (see ``otelperf.budgets._windows`` for every limit).
             alert_interval_s: Minimum time between two events of one (budget, operation).
             regression_factor: An operation with no budget regresses when its window p95
                 exceeds this x its baseline (> 1); None turns regression detection off.
@@ -88,13 +92,20 @@ class BudgetEvaluator:
             max_operations: Bound on cached matches and baselines (oldest are dropped).
 
         Raises:
-            ConfigError: A budget is not a ``Budget`` or an argument is out of range.
+            ConfigError: A budget is not a ``Budget``, asks for an ``over`` window that cannot
+                be judged (shorter than a sub-window, longer than 6 h, more than 4 lengths),
+                or an argument is out of range.
         """
         self._budgets = tuple(dict.fromkeys(budgets))
         for budget in self._budgets:
             if not isinstance(budget, Budget):
                 raise ConfigError(f"BudgetEvaluator(budgets=[{budget!r}]): expected Budget objects")
         self._live_window_s = _positive("live_window_s", live_window_s)
+        subs = int(_positive("sub_windows", sub_windows, integer=True))
+        problem = window_problem(self._budgets, live_window_s=self._live_window_s, sub_windows=subs)
+        if problem is not None:
+            budget, expected = problem
+            raise ConfigError(f"BudgetEvaluator(budgets=[{budget.text!r}]): expected {expected}")
         self._interval_ns = int(_positive("alert_interval_s", alert_interval_s) * 1e9)
         self._max_operations = int(_positive("max_operations", max_operations, integer=True))
         self._regressions: RegressionDetector | None = None
@@ -141,6 +152,11 @@ class BudgetEvaluator:
     def required_windows_s(self) -> tuple[float, ...]:
         """Window lengths other than the live one that ``evaluate(windows_by_s=...)`` needs."""
         return tuple(sorted(group.window_s for group in self._groups[1:]))
+
+    @property
+    def budgets_by_window_s(self) -> Mapping[float, tuple[Budget, ...]]:
+        """The budgets judged on each window of ``required_windows_s``."""
+        return {group.window_s: group.budgets for group in self._groups[1:]}
 
     def evaluate(
         self,
@@ -215,6 +231,15 @@ class BudgetEvaluator:
                 statuses.get(index) or [status(budget, budget.selector, Track(), window_s)]
             )
         return report
+
+    def burn_rates(self) -> list[BurnRate]:
+        """Return every SLO's burn rate over each of its windows (5m, 1h, 30m, 6h).
+
+        In budget order, then window order; a window with fewer than the budget's ``min``
+        requests is left out (too few to say anything).
+        """
+        rates = self._slos.burn_rates()
+        return [rate for index in sorted(rates) for rate in rates[index]]
 
     def _is_covered(self, name: str, view: OperationView) -> bool:
         covered = self._covered.get(name)

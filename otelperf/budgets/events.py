@@ -7,7 +7,7 @@ from typing import Literal
 
 from otelperf.budgets.budget import Budget, Unit
 
-__all__ = ["STATES", "BudgetStatus", "State", "Transition", "TransitionKind", "Unit"]
+__all__ = ["STATES", "BudgetStatus", "BurnRate", "State", "Transition", "TransitionKind", "Unit"]
 
 State = Literal["ok", "warning", "error", "critical", "insufficient_data"]
 """The state of one budget for one operation (DESIGN §5)."""
@@ -94,3 +94,23 @@ class BudgetStatus:
     def actual_ms(self) -> float | None:
         """``actual`` when it is a duration, else None (error rates and SLOs are fractions)."""
         return self.actual if self.unit == "ms" else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BurnRate:
+    """An SLO's error-budget burn rate over one of its alerting windows (5m, 1h, 30m, 6h).
+
+    Attributes:
+        budget: The SLO budget.
+        operation: Its selector (an SLO covers every operation it selects together).
+        window_s: The window: 300, 3600, 1800 or 21600 seconds.
+        burn_rate: Bad fraction over the window / (1 - objective); 1 spends the error budget
+            exactly over the SLO period.
+        requests: Requests in the window (at least the budget's ``min``).
+    """
+
+    budget: Budget
+    operation: str
+    window_s: float
+    burn_rate: float
+    requests: int

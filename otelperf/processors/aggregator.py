@@ -93,9 +93,10 @@ class Aggregator:
         self._interval_s = interval_s
         self._clock = clock
         self._hooks: tuple[TickHook, ...] = ()  # copy-on-write: read by the thread without a lock
-        # Set once before spans flow (configure); read by span processors without a lock.
+        # Set before spans flow (configure); read by span processors without a lock. The lowest
+        # threshold of the watchers: a span under it costs the drain one comparison.
         self.slow_ns = _NEVER_NS
-        self._slow_hook: SlowHook | None = None
+        self._slow_hooks: tuple[tuple[int, SlowHook], ...] = ()  # copy-on-write, like _hooks
         self._dropped: dict[str, int] = {}
         self._init_state()
         _fork.register(self._reinit)
@@ -140,10 +141,17 @@ class Aggregator:
         """Hand every drained span lasting ``threshold_ns`` or more to ``hook``, once per drain.
 
         The check is one comparison per span on the aggregator thread; ``hook`` runs there too,
-        after the store was updated and without its lock. One watcher: a later call replaces it.
+        after the store was updated and without its lock. Several watchers (the ``on_slow``
+        watch, budget examples) each get the spans over their own threshold; the ring keeps
+        the spans over the lowest one.
         """
-        self._slow_hook = hook
-        self.slow_ns = threshold_ns
+        with self._lock:
+            self._slow_hooks = (*self._slow_hooks, (threshold_ns, hook))
+            self.slow_ns = min(threshold for threshold, _ in self._slow_hooks)
+
+    def operation_key(self, span: ReadableSpan) -> str:
+        """Return the operation key the store files ``span`` under (name + key attributes)."""
+        return self._key(span.name, span.attributes) if self._key_attributes else span.name
 
     def count_drop(self, reason: str, n: int = 1) -> None:
         """Count ``n`` dropped items under ``reason`` (reported as ``otelperf.dropped``)."""
@@ -220,9 +228,18 @@ class Aggregator:
         now_ns = self._clock()
         with self._lock:
             self._store.add_batch(items, now_ns)
-        if slow and self._slow_hook is not None:
-            never_raise(self._slow_hook)(slow)
+        if slow:
+            self._hand_slow(slow)
         self._tick()
+
+    def _hand_slow(self, slow: list[ReadableSpan]) -> None:
+        hooks = self._slow_hooks
+        for threshold_ns, hook in hooks:
+            spans = slow
+            if len(hooks) > 1 and threshold_ns > self.slow_ns:
+                spans = [s for s in slow if _duration_ns(s) >= threshold_ns]
+            if spans:
+                never_raise(hook)(spans)
 
     def _tick(self) -> None:
         now_ns = self._clock()
@@ -235,7 +252,12 @@ class Aggregator:
         """Whether operation keys use span attributes (``key_attributes`` is set)."""
         return bool(self._key_attributes)
 
-    def _key(self, span_name: str, attributes: Attributes) -> str:
+    def _key(self, span_name: str, attributes: Attributes | None) -> str:
         found = attributes or {}
         parts = [f"{name}={found[name]!s}" for name in self._key_attributes if name in found]
         return f"{span_name} {{{','.join(parts)}}}" if parts else span_name
+
+
+def _duration_ns(span: ReadableSpan) -> int:
+    start_ns, end_ns = span.start_time, span.end_time
+    return 0 if start_ns is None or end_ns is None else end_ns - start_ns
