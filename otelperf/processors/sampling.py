@@ -70,7 +70,12 @@ class MeasureAllSampler(Sampler):
             parent = get_current_span(parent_context).get_span_context()
             if parent.is_valid and not parent.is_remote:
                 return result
-        return SamplingResult(Decision.RECORD_ONLY, result.attributes, result.trace_state)
+        # SDK samplers return no attributes with DROP, and the SDK gives a recorded span only the
+        # attributes its sampler returns: pass the start attributes on, or RECORD_ONLY spans
+        # would lose them (http.route, key attributes, everything tail sampling exports).
+        extra = result.attributes
+        kept = extra if not attributes else attributes if not extra else {**attributes, **extra}
+        return SamplingResult(Decision.RECORD_ONLY, kept, result.trace_state)
 
     def get_description(self) -> str:
         """Describe the sampler, e.g. ``MeasureAll{all,ParentBased{...}}``."""
