@@ -149,6 +149,10 @@ class Aggregator:
             self._slow_hooks = (*self._slow_hooks, (threshold_ns, hook))
             self.slow_ns = min(threshold for threshold, _ in self._slow_hooks)
 
+    def now_ns(self) -> int:
+        """Return the aggregator's clock (monotonic ns; what tick hooks get as ``now_ns``)."""
+        return self._clock()
+
     def operation_key(self, span: ReadableSpan) -> str:
         """Return the operation key the store files ``span`` under (name + key attributes)."""
         return self._key(span.name, span.attributes) if self._key_attributes else span.name

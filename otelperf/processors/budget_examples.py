@@ -36,7 +36,8 @@ class ExampleTraces:
     """Remember the trace id of the latest sampled span over each latency budget's threshold.
 
     Called as a slow hook on the aggregator thread; :meth:`find` is called on the same thread
-    (the tick hook), so no lock is needed. ``now_ns`` is set by the owner on every tick.
+    (the tick hook), so no lock is needed. The owner sets ``now_ns`` (its clock) before each
+    call: examples are stamped with it.
     """
 
     __slots__ = ("_budgets", "_examples", "_key_of", "_max_entries", "_targets", "now_ns")

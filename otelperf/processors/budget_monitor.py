@@ -127,7 +127,6 @@ class BudgetMonitor:
 
     def __call__(self, now_ns: int, store: KeyedWindows) -> None:
         """The tick hook: observe closed sub-windows, evaluate the live window, alert."""
-        self._examples.now_ns = now_ns
         transitions = self._observe_closed(now_ns, store)
         if self._next_evaluate_ns is None or now_ns >= self._next_evaluate_ns:
             self._next_evaluate_ns = now_ns + self._evaluate_interval_ns
@@ -155,6 +154,7 @@ class BudgetMonitor:
 
     def _note_slow(self, spans: list[ReadableSpan]) -> None:
         # A bound method registered once: after a fork it reaches the child's new examples.
+        self._examples.now_ns = self._aggregator.now_ns()
         self._examples(spans)
 
     def _observe_closed(self, now_ns: int, store: KeyedWindows) -> list[Transition]:

@@ -172,6 +172,36 @@ class TestMetrics:
             assert attributes["operation"] == "GET /a"
             assert burn == pytest.approx(100)  # every window holds the same 50 slow requests
 
+    def test_each_burn_window_is_its_own_point(self, rigs: list[Rig]) -> None:
+        """Six minutes after a burst the 5m window burns 0 while 1h, 30m and 6h still burn."""
+        r = rig(rigs, "GET /a 99%<100ms over 30d", alerts=False)
+        reader = InMemoryMetricReader()
+        provider = MeterProvider(metric_readers=[reader])
+        r.monitor.register_metrics(provider.get_meter("otelperf"))
+        r.spans("GET /a", 300)
+        for _ in range(36):
+            r.clock.advance(seconds=10)
+            r.spans("GET /a", 10, count=10)
+        r.tick(seconds=10)
+        data = reader.get_metrics_data()
+        provider.shutdown()
+        assert data is not None
+        [metric] = [
+            m
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == "otelperf.slo.burn_rate"
+        ]
+        burns = {
+            (p.attributes or {})["window"]: p.value  # type: ignore[union-attr]
+            for p in metric.data.data_points
+        }
+        assert list(burns) == ["5m", "1h", "30m", "6h"]
+        assert burns["5m"] == 0.0  # 300 fast requests, none over 100 ms
+        for window in ("1h", "30m", "6h"):
+            assert burns[window] == pytest.approx(50 / 410 / 0.01)
+
 
 class TestToAlert:
     def test_a_transition_with_an_impossible_value_raises_value_error(self) -> None:
