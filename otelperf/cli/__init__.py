@@ -13,7 +13,7 @@ __all__ = ["main"]
 
 # Each sub-command lives in its own module exposing ``register(subparsers)``; the module is
 # imported only when the CLI runs, so ``import otelperf`` stays cheap.
-_COMMANDS = ("check_config",)
+_COMMANDS = ("check_config", "demo", "top", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

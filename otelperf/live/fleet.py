@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from otelperf._receiver import MetricPoint, SpanRecord
@@ -79,6 +79,7 @@ class FleetMerger:
         max_streams: int = 10_000,
         budgets: tuple[Budget, ...] = (),
         alert_interval_s: float = 5.0,
+        memory_from_metrics: bool = True,
         started_s: float,
     ) -> None:
         """Create an empty merger.
@@ -91,6 +92,8 @@ class FleetMerger:
             max_streams: Bound on (process, operation) streams remembered; oldest go first.
             budgets: Budgets judged on the merged windows.
             alert_interval_s: Minimum time between two alerts about one budget and operation.
+            memory_from_metrics: Take resident memory from received ``process.memory.usage``
+                points (off when the caller samples the processes itself).
             started_s: When the merger started: history a process had accumulated before is
                 counted in the totals but not in the rates.
 
@@ -109,8 +112,10 @@ class FleetMerger:
         self._totals: dict[str, Totals] = {}
         self._sources: dict[object, float] = {}
         self._memory: dict[str, deque[MemoryPoint]] = {}
+        self._memory_labels: dict[tuple[object, ...], str] = {}
         self._alerts: deque[AlertEntry] = deque(maxlen=500)
         self.judge = FleetJudge(budgets, window_s=window_s, alert_interval_s=alert_interval_s)
+        self._memory_from_metrics = memory_from_metrics
         self.ignored_points = 0
         self.spans_seen = 0
 
@@ -121,12 +126,9 @@ class FleetMerger:
         for point in points:
             if point.name == DURATION_METRIC:
                 self._add_duration(point, received_s)
-            elif point.name == MEMORY_METRIC and point.value is not None:
-                self.add_memory(
-                    _source_label(point.resource_attributes),
-                    point.time_unix_ns / 1e9,
-                    float(point.value),
-                )
+            elif self._memory_from_metrics and point.name == MEMORY_METRIC and point.value:
+                label = self._memory_label(point)
+                self.add_memory(label, point.time_unix_ns / 1e9, float(point.value))
 
     def add_spans(self, spans: Iterable[SpanRecord]) -> None:
         """Count exported spans per operation and bin, and how many had an error status."""
@@ -236,6 +238,21 @@ class FleetMerger:
 
     # -- internals ------------------------------------------------------------------------
 
+    def _memory_label(self, point: MetricPoint) -> str:
+        """``service pid N``, or ``service #n`` numbered by stream when the pid is not known."""
+        resource = point.resource_attributes
+        service = str(resource.get("service.name", "unknown_service"))
+        pid = resource.get("process.pid")
+        if pid is not None:
+            return f"{service} pid {pid!s}"
+        key = (tuple(sorted((k, str(v)) for k, v in resource.items())), point.start_unix_ns)
+        label = self._memory_labels.get(key)
+        if label is None:
+            label = f"{service} #{len(self._memory_labels) + 1}"
+            if len(self._memory_labels) < 64:
+                self._memory_labels[key] = label
+        return label
+
     def _operation(self, name: str) -> str:
         if name in self._totals or len(self._totals) < self._max_operations:
             return name
@@ -285,9 +302,3 @@ def _difference(now: ExpBuckets, before: ExpBuckets) -> ExpBuckets:
         return now.minus(before)
     except ValueError:
         return now
-
-
-def _source_label(resource: Mapping[str, object]) -> str:
-    service = str(resource.get("service.name", "unknown_service"))
-    pid = resource.get("process.pid")
-    return f"{service} pid {pid}" if pid is not None else service
