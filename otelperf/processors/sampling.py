@@ -1,6 +1,7 @@
-"""Samplers: ``MeasureAllSampler`` measures 100 % of traffic while exporting only what is sampled.
+"""Sampling: ``MeasureAllSampler`` measures 100 % of traffic while exporting only what is sampled.
 
-Tail sampling (``TailSamplingProcessor``) will live here too (DESIGN §6).
+``TailSamplingProcessor`` (defined in :mod:`otelperf.processors.tail_sampling`, re-exported here)
+then exports the unsampled traces worth keeping (DESIGN §6).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-__all__ = ["MeasureAllSampler", "MeasureUnsampled"]
+from otelperf.processors.tail_sampling import TailSamplingProcessor
+
+__all__ = ["MeasureAllSampler", "MeasureUnsampled", "TailSamplingProcessor"]
 
 MeasureUnsampled = Literal["all", "roots", "none"]
 

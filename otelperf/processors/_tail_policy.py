@@ -1,0 +1,301 @@
+"""Pure core of tail sampling: the keep/drop policy and the bounded book of open local traces.
+
+Nothing here knows OpenTelemetry, threads or clocks: spans are opaque items, time is passed in,
+and the adapter (:mod:`otelperf.processors.tail_sampling`) owns the lock around a
+:class:`TraceBook`. What a span contributes is summarised when it ends, as bit flags
+(:data:`ERROR`, :data:`SLOW`, :data:`BUDGET`) and, for a local root, its operation and
+duration, so a decision costs O(1) whatever the trace's size.
+
+Policy (:func:`decide`), first match wins: ``error`` (a span has error status), ``slow`` (a span
+lasted ``slow_ms`` or more), ``budget`` (a span exceeded its operation's budget threshold),
+``outlier`` (a local root was slower than its operation's live p99), ``floor`` (no trace of
+the operation was kept for ``floor_interval``); otherwise the trace is dropped. Head-sampled
+traces (reason ``head``) never reach the book: the head sampler already chose them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final, Generic, Literal, TypeVar
+
+from otelperf.budgets import Budget
+
+__all__ = [
+    "BUDGET",
+    "DROP_CAUSES",
+    "ERROR",
+    "KEEP_REASONS",
+    "SLOW",
+    "TraceBook",
+    "Verdict",
+    "budget_threshold_ms",
+    "decide",
+]
+
+S = TypeVar("S")
+
+Reason = Literal["error", "slow", "budget", "outlier", "head", "floor"]
+KEEP_REASONS: Final = ("error", "slow", "budget", "outlier", "head", "floor")
+"""Values of ``otelperf.sampling.reason`` on kept spans."""
+DropCause = Literal["sampled_out", "buffer_full", "wait", "shutdown"]
+DROP_CAUSES: Final = ("sampled_out", "buffer_full", "wait", "shutdown")
+"""Why a dropped trace was decided when it was: its local roots ended (``sampled_out``), the
+buffer was full (``buffer_full``: decided early), its root did not end within the wait
+(``wait``), or the processor shut down (``shutdown``)."""
+
+ERROR: Final = 1
+"""Span flag: the span has error status."""
+SLOW: Final = 2
+"""Span flag: the span lasted ``slow_ms`` or more."""
+BUDGET: Final = 4
+"""Span flag: the span exceeded its operation's budget threshold."""
+
+# Statistics whose threshold bounds single requests: a span over it is worth keeping. A p50 or
+# p75 budget lets a quarter to half of all requests exceed it, so keeping those would undo the
+# sampling; a tail percentile, the maximum or an SLO's latency bound does not.
+_TAIL_STATISTICS = frozenset({"p95", "p99", "p999", "max", "slo"})
+
+
+def budget_threshold_ms(budgets: tuple[Budget, ...]) -> Callable[[str, str], float | None]:
+    """Return ``threshold_ms(operation, kind)``: the span-level limit the budgets imply.
+
+    It is the largest threshold among the budgets that select the operation and bound single
+    requests (p95, p99, p999, max and SLO budgets): a span over it breaks every one of them.
+    None when no such budget selects the operation. ``kind`` is the span kind in any case.
+    """
+    tail = tuple(b for b in budgets if b.statistic in _TAIL_STATISTICS)
+    empty: Mapping[str, str] = {}
+
+    def threshold_ms(operation: str, kind: str) -> float | None:
+        found = [b.threshold for b in tail if b.matches(operation, kind, empty)]
+        return max(found) if found else None
+
+    return threshold_ms
+
+
+def decide(
+    flags: int,
+    roots: list[tuple[str, int]],
+    p99_ns: Mapping[str, int],
+    *,
+    since_kept_ns: int | None,
+    floor_interval_ns: int | None,
+) -> Reason | None:
+    """Return why a trace is kept, or None to drop it.
+
+    Args:
+        flags: The OR of its spans' flags (:data:`ERROR`, :data:`SLOW`, :data:`BUDGET`).
+        roots: ``(operation, duration_ns)`` of each local root that ended.
+        p99_ns: Live p99 per operation, in ns (operations with too few samples are absent).
+        since_kept_ns: Time since a trace of its operation was last kept; None if never.
+        floor_interval_ns: Keep one trace per operation per this interval; None disables.
+    """
+    if flags & ERROR:
+        return "error"
+    if flags & SLOW:
+        return "slow"
+    if flags & BUDGET:
+        return "budget"
+    for operation, duration_ns in roots:
+        p99 = p99_ns.get(operation)
+        if p99 is not None and duration_ns > p99:
+            return "outlier"
+    if floor_interval_ns is not None and (
+        since_kept_ns is None or since_kept_ns >= floor_interval_ns
+    ):
+        return "floor"
+    return None
+
+
+class _Trace:
+    """The buffered part of one local trace."""
+
+    __slots__ = ("born_ns", "flags", "open_roots", "operation", "roots", "spans")
+
+    def __init__(self, born_ns: int, operation: str | None) -> None:
+        self.born_ns = born_ns
+        self.operation = operation
+        self.flags = 0
+        self.open_roots = 0
+        self.roots: list[tuple[str, int]] = []
+        self.spans: list[object] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict(Generic[S]):
+    """A decided trace: keep ``spans`` with ``reason``, or drop them (``reason`` is None)."""
+
+    trace_id: int
+    reason: Reason | None
+    cause: DropCause
+    spans: list[S]
+
+    @property
+    def label(self) -> str:
+        """The ``reason`` attribute of ``otelperf.sampling.decisions``: reason or drop cause."""
+        return self.reason if self.reason is not None else self.cause
+
+
+class TraceBook(Generic[S]):
+    """Open local traces, bounded in traces, spans per trace, total spans and time.
+
+    A trace is decided when its last open local root ends, when it waited ``wait_ns`` (its root
+    never ended), or early when the book is full (the oldest trace goes first). Spans arriving
+    after the decision follow it: forwarded if the trace was kept, dropped (counted as ``late``)
+    if not; decisions are remembered for the last ``max_traces`` traces. A local root starting
+    in a dropped trace opens a new buffer (another request of the same trace may fail).
+
+    Single-threaded; the adapter holds a lock around every call.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_traces: int,
+        max_spans_per_trace: int,
+        max_spans: int,
+        wait_ns: int,
+        floor_interval_ns: int | None,
+        max_operations: int = 4096,
+    ) -> None:
+        """Set the bounds (the adapter checks them)."""
+        self._max_traces = max_traces
+        self._max_spans_per_trace = max_spans_per_trace
+        self._max_spans = max_spans
+        self._wait_ns = wait_ns
+        self._floor_interval_ns = floor_interval_ns
+        self._max_operations = max_operations
+        self._traces: OrderedDict[int, _Trace] = OrderedDict()  # oldest first
+        self._decided: OrderedDict[int, Reason | None] = OrderedDict()
+        self._last_kept_ns: OrderedDict[str, int] = OrderedDict()
+        self.buffered_spans = 0
+        self.p99_ns: Mapping[str, int] = {}
+        """Live p99 per operation in ns, replaced (not mutated) by the adapter's refresh."""
+        self.decisions: dict[tuple[str, bool], int] = {}
+        """Decided traces by (reason or drop cause, kept)."""
+        self.dropped_spans: dict[str, int] = {}
+        """Spans not exported because of a bound (``spans_per_trace``) or a drop (``late``)."""
+
+    @property
+    def buffered_traces(self) -> int:
+        """Traces waiting for a decision."""
+        return len(self._traces)
+
+    def root_started(self, trace_id: int, operation: str, now_ns: int) -> list[Verdict[S]]:
+        """Note a local root's start; return traces decided early to make room."""
+        if self._decided.get(trace_id) is not None:
+            return []  # kept: its spans are forwarded as they end
+        verdicts: list[Verdict[S]] = []
+        trace = self._traces.get(trace_id)
+        if trace is None:
+            trace = self._open(trace_id, operation, now_ns, verdicts)
+        trace.open_roots += 1
+        return verdicts
+
+    def head_kept(self, operation: str, now_ns: int) -> None:
+        """Count a head-sampled local trace (exported by the head sampler's choice)."""
+        self._count("head", kept=True)
+        self._kept(operation, now_ns)
+
+    def span_ended(
+        self,
+        trace_id: int,
+        span: S,
+        flags: int,
+        root: tuple[str, int] | None,
+        now_ns: int,
+        name: str,
+    ) -> tuple[Reason | None, list[Verdict[S]]]:
+        """Buffer an ended span; return (reason to forward it now, or None; decided traces).
+
+        Args:
+            trace_id: Its trace.
+            span: The span (opaque).
+            flags: Its flags.
+            root: ``(operation, duration_ns)`` if it is a local root, else None.
+            now_ns: The current time.
+            name: Its name, the trace's operation if no root names one.
+        """
+        verdicts: list[Verdict[S]] = []
+        trace = self._traces.get(trace_id)
+        if trace is None:
+            if trace_id in self._decided:
+                reason = self._decided[trace_id]
+                if reason is None:
+                    self._drop("late")
+                return reason, verdicts
+            trace = self._open(trace_id, root[0] if root else name, now_ns, verdicts)
+        trace.flags |= flags
+        if root is not None:
+            trace.roots.append(root)
+            trace.operation = root[0]
+            trace.open_roots -= 1
+        if root is not None or len(trace.spans) < self._max_spans_per_trace:
+            trace.spans.append(span)  # a local root is always kept: it names the trace
+            self.buffered_spans += 1
+        else:
+            self._drop("spans_per_trace")
+        if root is not None and trace.open_roots <= 0:
+            verdicts.append(self._decide(trace_id, "sampled_out", now_ns))
+        while self.buffered_spans > self._max_spans and self._traces:
+            verdicts.append(self._decide(next(iter(self._traces)), "buffer_full", now_ns))
+        return None, verdicts
+
+    def expire(self, now_ns: int) -> list[Verdict[S]]:
+        """Decide every trace that has waited ``wait_ns`` or more (oldest first)."""
+        verdicts: list[Verdict[S]] = []
+        for trace_id, trace in list(self._traces.items()):
+            if now_ns - trace.born_ns < self._wait_ns:
+                break
+            verdicts.append(self._decide(trace_id, "wait", now_ns))
+        return verdicts
+
+    def close(self, now_ns: int) -> list[Verdict[S]]:
+        """Decide every buffered trace now (at shutdown)."""
+        return [self._decide(tid, "shutdown", now_ns) for tid in list(self._traces)]
+
+    def _open(
+        self, trace_id: int, operation: str | None, now_ns: int, verdicts: list[Verdict[S]]
+    ) -> _Trace:
+        while len(self._traces) >= self._max_traces:
+            verdicts.append(self._decide(next(iter(self._traces)), "buffer_full", now_ns))
+        self._decided.pop(trace_id, None)  # a new local root in a dropped trace decides anew
+        trace = self._traces[trace_id] = _Trace(now_ns, operation)
+        return trace
+
+    def _decide(self, trace_id: int, cause: DropCause, now_ns: int) -> Verdict[S]:
+        trace = self._traces.pop(trace_id)
+        self.buffered_spans -= len(trace.spans)
+        operation = trace.operation or ""
+        last_ns = self._last_kept_ns.get(operation)
+        reason = decide(
+            trace.flags,
+            trace.roots,
+            self.p99_ns,
+            since_kept_ns=None if last_ns is None else now_ns - last_ns,
+            floor_interval_ns=self._floor_interval_ns,
+        )
+        if reason is not None:
+            self._kept(operation, now_ns)
+        self._count(reason or cause, kept=reason is not None)
+        self._decided[trace_id] = reason
+        if len(self._decided) > self._max_traces:
+            self._decided.popitem(last=False)
+        spans: list[S] = trace.spans if reason is not None else []  # type: ignore[assignment]
+        return Verdict(trace_id, reason, cause, spans)
+
+    def _kept(self, operation: str, now_ns: int) -> None:
+        last = self._last_kept_ns
+        last[operation] = now_ns
+        last.move_to_end(operation)
+        if len(last) > self._max_operations:
+            last.popitem(last=False)
+
+    def _count(self, label: str, *, kept: bool) -> None:
+        key = (label, kept)
+        self.decisions[key] = self.decisions.get(key, 0) + 1
+
+    def _drop(self, reason: str) -> None:
+        self.dropped_spans[reason] = self.dropped_spans.get(reason, 0) + 1
