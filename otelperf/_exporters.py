@@ -4,20 +4,29 @@ Names are looked up in the standard entry-point groups ``opentelemetry_traces_ex
 ``opentelemetry_metrics_exporter``, so any exporter package a user installs (including ours for
 Sentry, Datadog and New Relic) works with ``exporters=[...]`` and ``OTEL_TRACES_EXPORTER``.
 ``otlp`` means ``otlp_proto_grpc`` or ``otlp_proto_http`` per ``OTEL_EXPORTER_OTLP_PROTOCOL``.
+
+With an ``otlp_preset`` (``sentry``, ``newrelic``: see :mod:`otelperf._otlp_presets`), ``otlp``
+is OTLP/HTTP built with the endpoint, headers, compression and timeout resolved from the
+environment plus the preset, since the SDK's exporters would read only ``os.environ``.
+Vendor exporters (``sentry``, ``datadog``, ``newrelic``) raise ``ConfigError`` when their extra
+or key is missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib.metadata import entry_points
-from typing import Literal
+from typing import Any, Literal
 
+from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.util.re import parse_env_headers
 
 from otelperf._errors import ConfigError
+from otelperf._otlp_presets import with_otlp_preset
 
-__all__ = ["metric_exporter_names", "metric_exporters", "span_exporters"]
+__all__ = ["metric_exporter_names", "metric_exporters", "otlp_http_kwargs", "span_exporters"]
 
 Signal = Literal["traces", "metrics"]
 
@@ -36,18 +45,74 @@ def _entry_point_name(name: str, signal: Signal, environ: Mapping[str, str]) -> 
     return _PROTOCOLS["grpc"]
 
 
-def _load(name: str, signal: Signal, environ: Mapping[str, str]) -> object | None:
+def _load(
+    name: str, signal: Signal, environ: Mapping[str, str], otlp_preset: str | None = None
+) -> object | None:
     wanted = _entry_point_name(name, signal, environ)
     for ep in entry_points(group=f"opentelemetry_{signal}_exporter"):
         if ep.name == wanted:
-            exporter: object = ep.load()()
+            factory = ep.load()
+            if otlp_preset and wanted == _PROTOCOLS["http/protobuf"]:
+                exporter: object = factory(**otlp_http_kwargs(signal, environ))
+            else:
+                exporter = factory()
             return exporter
     return None
 
 
-def span_exporters(names: tuple[str, ...], environ: Mapping[str, str]) -> list[SpanExporter]:
-    """Instantiate one span exporter per name (they read their own ``OTEL_EXPORTER_*`` settings)."""
-    found = [_load(name, "traces", environ) for name in names]
+def otlp_http_kwargs(signal: Signal, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Constructor arguments of an OTLP/HTTP exporter, resolved from ``environ``.
+
+    Follows the OTLP exporter specification: the per-signal variable wins over the general
+    one; a general endpoint gets ``/v1/<signal>`` appended; headers are percent-decoded
+    ``key=value`` pairs; the timeout is in seconds (the Python SDK's unit).
+    """
+
+    def pick(suffix: str) -> str:
+        for var in (
+            f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}",
+            f"OTEL_EXPORTER_OTLP_{suffix}",
+        ):
+            if value := environ.get(var, "").strip():
+                return value
+        return ""
+
+    endpoint = environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
+    if not endpoint:
+        base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or "http://localhost:4318"
+        endpoint = f"{base.rstrip('/')}/v1/{signal}"
+    compression = pick("COMPRESSION").lower() or "none"
+    try:
+        chosen = Compression(compression)
+    except ValueError:
+        raise ConfigError(
+            f"OTEL_EXPORTER_OTLP_COMPRESSION={compression!r}: expected gzip, deflate or none"
+        ) from None
+    kwargs: dict[str, Any] = {
+        "endpoint": endpoint,
+        "headers": parse_env_headers(pick("HEADERS"), liberal=True),
+        "compression": chosen,
+    }
+    if timeout := pick("TIMEOUT"):
+        try:
+            kwargs["timeout"] = float(timeout)
+        except ValueError:
+            raise ConfigError(f"OTEL_EXPORTER_OTLP_TIMEOUT={timeout!r}: expected seconds") from None
+    return kwargs
+
+
+def span_exporters(
+    names: tuple[str, ...], environ: Mapping[str, str], *, otlp_preset: str | None = None
+) -> list[SpanExporter]:
+    """Instantiate one span exporter per name (they read their own ``OTEL_EXPORTER_*`` settings).
+
+    Names without a span exporter (``datadog`` sends only metrics) are skipped.
+
+    Raises:
+        ConfigError: A vendor exporter lacks its extra or key, or the preset is unusable.
+    """
+    environ = with_otlp_preset(otlp_preset, environ)
+    found = [_load(name, "traces", environ, otlp_preset) for name in names]
     return [exporter for exporter in found if isinstance(exporter, SpanExporter)]
 
 
@@ -65,7 +130,16 @@ def metric_exporter_names(
     return () if raw == "none" else tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def metric_exporters(names: tuple[str, ...], environ: Mapping[str, str]) -> list[MetricExporter]:
-    """Instantiate the metric exporter of each name that has one (traces-only names are skipped)."""
-    found = [_load(name, "metrics", environ) for name in names]
+def metric_exporters(
+    names: tuple[str, ...], environ: Mapping[str, str], *, otlp_preset: str | None = None
+) -> list[MetricExporter]:
+    """Instantiate the metric exporter of each name that has one (traces-only names are skipped).
+
+    Raises:
+        ConfigError: A vendor exporter lacks its extra or key, or the preset is unusable.
+    """
+    if otlp_preset == "sentry":
+        otlp_preset = None  # Sentry takes no OTLP metrics: they go where the user says
+    environ = with_otlp_preset(otlp_preset, environ)
+    found = [_load(name, "metrics", environ, otlp_preset) for name in names]
     return [exporter for exporter in found if isinstance(exporter, MetricExporter)]

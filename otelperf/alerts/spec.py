@@ -3,7 +3,9 @@
 The setting is either the ``OTELPERF_ALERTS`` string, e.g. ``log,webhook:https://hooks.example/x``,
 or what was passed as ``configure(alerts=...)``: such a string, a sink, a callable, or a list
 mixing them. Vendor sinks (``sentry``, ``datadog``, ``newrelic``) live in
-``otelperf.exporters``; the caller passes their factories in, so this module imports none of them.
+``otelperf.exporters``; :data:`VENDOR_FACTORIES` imports each one only when its name is used,
+so a missing extra fails with ``pip install 'otelperf[<vendor>]'`` and nothing is imported
+otherwise. A caller may pass other factories instead.
 """
 
 from __future__ import annotations
@@ -17,10 +19,38 @@ from otelperf.alerts.sink import AlertSink, redact_url
 from otelperf.alerts.sinks import CallbackSink, LogSink
 from otelperf.alerts.webhook import WebhookSink
 
-__all__ = ["VENDOR_SINKS", "AlertSinkSpec", "parse_alert_sinks"]
+__all__ = ["VENDOR_FACTORIES", "VENDOR_SINKS", "AlertSinkSpec", "parse_alert_sinks"]
 
 VENDOR_SINKS = ("sentry", "datadog", "newrelic")
 """Names of the vendor alert sinks, in the order error messages list them."""
+
+
+def _sentry() -> AlertSink:
+    from otelperf.exporters.sentry import SentryAlertSink
+
+    return SentryAlertSink()
+
+
+def _datadog() -> AlertSink:
+    from otelperf.exporters.datadog import DatadogAlertSink
+
+    return DatadogAlertSink()
+
+
+def _newrelic() -> AlertSink:
+    from otelperf.exporters.newrelic import NewRelicAlertSink
+
+    return NewRelicAlertSink()
+
+
+VENDOR_FACTORIES: Mapping[str, Callable[[], AlertSink]] = {
+    "sentry": _sentry,
+    "datadog": _datadog,
+    "newrelic": _newrelic,
+}
+"""The vendor sinks by name; each reads its vendor's variables (``SENTRY_DSN``, ``DD_API_KEY``,
+``NEW_RELIC_LICENSE_KEY`` + ``NEW_RELIC_ACCOUNT_ID``) and raises ``ConfigError`` when its extra
+or key is missing."""
 
 AlertSinkSpec = str | AlertSink | Callable[[Alert], object]
 """One item of the ``alerts`` setting: a sink name/spec string, a sink, or a callable."""
@@ -50,16 +80,16 @@ def parse_alert_sinks(
         value: The setting; None or an empty string means no sinks.
         origin: Where the value came from, for error messages: ``OTELPERF_ALERTS`` or
             ``configure(alerts=...)``.
-        vendors: Factories of vendor sinks by name (normally ``sentry``, ``datadog``,
-            ``newrelic``), provided by the caller. A factory may raise ``ConfigError`` (e.g. for
-            a missing extra); the message is prefixed with the origin.
+        vendors: Factories of vendor sinks by name; None means :data:`VENDOR_FACTORIES`. A
+            factory may raise ``ConfigError`` (e.g. for a missing extra or key); the message
+            is prefixed with the origin.
 
     Raises:
         ConfigError: An item is not understood. The message names the origin, the item (URLs
             without their query strings) and what is expected, e.g. ``OTELPERF_ALERTS='foo':
             expected log, callback, webhook:<url>, sentry, datadog or newrelic``.
     """
-    factories = dict(vendors or {})
+    factories = dict(VENDOR_FACTORIES if vendors is None else vendors)
     items: Iterable[object]
     if value is None:
         items = ()

@@ -10,15 +10,25 @@ goes past one deadline. What could not be delivered is counted in a :class:`Drop
 from __future__ import annotations
 
 import random
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import (
+    HTTPError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+    TimeoutStateError,
+)
 from urllib3.util import Retry
 
-__all__ = ["Attempt", "Drops", "deliver", "retry_after_s", "retryable_status"]
+__all__ = ["Attempt", "Drops", "deliver", "network_attempt", "retry_after_s", "retryable_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,31 @@ class Attempt:
     problem: str = ""
     retryable: bool = False
     retry_after_s: float | None = None
+
+
+def network_attempt(error: BaseException) -> Attempt:
+    """The outcome of a request that raised a network error (urllib3 or socket).
+
+    Connection refused/reset, timeouts and TLS failures are retryable, except a certificate
+    that does not verify (it will not verify on the next attempt either). ``problem`` is one
+    of ``timeout``, ``connection_error``, ``tls_error`` or ``network_error`` plus the exception
+    type (no URL, no header).
+    """
+    cause: BaseException = error
+    if isinstance(error, MaxRetryError) and error.reason is not None:
+        cause = error.reason
+    name = type(cause).__name__
+    if isinstance(cause, (TimeoutError, TimeoutStateError, socket.timeout)) or (
+        isinstance(cause, HTTPError) and "Timeout" in name
+    ):
+        return Attempt(False, f"timeout ({name})", True)
+    if isinstance(cause, (SSLError, ssl.SSLError)):
+        linked = (cause, cause.__cause__, cause.__context__, *cause.args)
+        verify = any(isinstance(x, ssl.SSLCertVerificationError) for x in linked)
+        return Attempt(False, f"tls_error ({name})", not verify)
+    if isinstance(cause, (NewConnectionError, ConnectionError, ProtocolError)):
+        return Attempt(False, f"connection_error ({name})", True)
+    return Attempt(False, f"network_error ({name})", True)
 
 
 def retryable_status(status: int) -> bool:

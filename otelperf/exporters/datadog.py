@@ -23,6 +23,7 @@ import functools
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -40,7 +41,14 @@ from otelperf._errors import ConfigError
 from otelperf._safety import logger, suppressed
 from otelperf.alerts import Alert
 from otelperf.exporters._datadog_map import to_datadog_event, to_datadog_series
-from otelperf.exporters._delivery import Attempt, Drops, deliver, retry_after_s, retryable_status
+from otelperf.exporters._delivery import (
+    Attempt,
+    Drops,
+    deliver,
+    network_attempt,
+    retry_after_s,
+    retryable_status,
+)
 from otelperf.exporters._histograms import DeltaState
 
 __all__ = ["DatadogAlertSink", "DatadogDeliveryError", "DatadogMetricExporter"]
@@ -135,7 +143,7 @@ class _Api:
             wait_s = retry_after_s(error.headers, "x-ratelimit-reset", "retry-after")
             return Attempt(False, f"HTTP {status}", retryable_status(status), wait_s)
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            return Attempt(False, type(error).__name__, True)
+            return network_attempt(error)
         except Exception as error:  # the SDK's own checks (ApiTypeError, ...): not retryable
             return Attempt(False, type(error).__name__, False)
 
@@ -218,11 +226,13 @@ class DatadogMetricExporter(MetricExporter):
             logger.exception("otelperf: Datadog metric mapping failed; batch dropped")
             self.drops.add("mapping")
             return MetricExportResult.FAILURE
+        # One deadline for the whole export, however many requests it takes.
+        deadline = time.monotonic() + min(timeout_millis / 1e3, self._api.timeout_s)
         ok = True
         for start in range(0, len(series), self._per_request):
             chunk = series[start : start + self._per_request]
             outcome, _ = self._api.send(
-                functools.partial(self._submit, chunk=chunk), timeout_millis / 1e3
+                functools.partial(self._submit, chunk=chunk), deadline - time.monotonic()
             )
             if not outcome.ok:
                 ok = False
@@ -380,4 +390,4 @@ def _env_tags(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def _reason(outcome: Attempt) -> str:
-    return outcome.problem.split(";")[0].replace("HTTP ", "http_").lower()
+    return outcome.problem.split(";")[0].split(" (")[0].replace("HTTP ", "http_").lower()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import os
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +42,14 @@ from otelperf import _fork
 from otelperf._errors import ConfigError
 from otelperf._safety import logger, suppressed
 from otelperf.alerts import Alert
-from otelperf.exporters._delivery import Attempt, Drops, deliver, retry_after_s, retryable_status
+from otelperf.exporters._delivery import (
+    Attempt,
+    Drops,
+    deliver,
+    network_attempt,
+    retry_after_s,
+    retryable_status,
+)
 from otelperf.exporters._histograms import DeltaState
 from otelperf.exporters._newrelic_map import (
     Batch,
@@ -152,12 +158,8 @@ class _Client:
     def _attempt(self, post: Callable[[Any, Any], Any], left_s: float) -> Attempt:
         try:
             response = post(self.client, urllib3.Timeout(connect=min(left_s, 5.0), read=left_s))
-        except urllib3.exceptions.SSLError as error:
-            # A certificate that does not verify will not verify on the next attempt either.
-            verify = isinstance(getattr(error, "__context__", None), ssl.SSLCertVerificationError)
-            return Attempt(False, "SSLError", not verify)
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            return Attempt(False, type(error).__name__, True)
+            return network_attempt(error)
         status = int(response.status)
         if 200 <= status < 300:
             return Attempt(True)
@@ -436,4 +438,4 @@ def _post(sdk: Any, timeout: Any, *, chunk: list[dict[str, Any]], common: dict[s
 
 
 def _reason(outcome: Attempt) -> str:
-    return outcome.problem.split(";")[0].replace("HTTP ", "http_").lower()
+    return outcome.problem.split(";")[0].split(" (")[0].replace("HTTP ", "http_").lower()
