@@ -1,23 +1,13 @@
 """The live fleet view of ``otelperf demo`` and ``otelperf top``: merge OTLP, show it in a terminal.
 
-``FleetMerger`` merges the ``otelperf.operation.duration`` exponential histograms that one or many
-processes export into per-operation windows and timelines; ``ReceiverPump`` feeds it from an
-``OTLPReceiver`` on a thread; ``frame``/``render`` draw the ``rich`` view.
+Modules (imported directly; this package re-exports nothing so that ``otelperf.report()``, which
+uses the pure parts, does not load the OTLP receiver):
+
+* ``fleet``: ``FleetMerger`` merges the ``otelperf.operation.duration`` exponential histograms of
+  one or many processes into per-operation windows and timelines.
+* ``timeline``, ``summary``, ``judge``: time bins of sketches, report records, fleet budgets.
+* ``pump``: ``ReceiverPump`` feeds a merger from an ``OTLPReceiver`` on a thread.
+* ``view``: ``frame``/``render``, the ``rich`` screen.
 """
 
-from otelperf.live.fleet import DURATION_METRIC, FleetMerger, OperationRow
-from otelperf.live.pump import ReceiverPump
-from otelperf.live.timeline import Timeline
-from otelperf.live.view import Frame, frame, plain_lines, render
-
-__all__ = [
-    "DURATION_METRIC",
-    "FleetMerger",
-    "Frame",
-    "OperationRow",
-    "ReceiverPump",
-    "Timeline",
-    "frame",
-    "plain_lines",
-    "render",
-]
+__all__: list[str] = []

@@ -56,24 +56,25 @@ def sketch_of(buckets: ExpBuckets) -> ExpSketch:
     occupied = [(buckets.offset + k, n) for k, n in enumerate(buckets.counts) if n]
     if not occupied:
         return sketch
-    extremes: list[float] = []
     first, last = occupied[0][0], occupied[-1][0]
-    if (
-        buckets.min is not None
-        and buckets.min > 0
-        and bucket_index(buckets.min, buckets.scale) == first
-    ):
-        extremes.append(buckets.min)
-    if (
-        buckets.max is not None
-        and buckets.max > 0
-        and bucket_index(buckets.max, buckets.scale) == last
-    ):
-        extremes.append(buckets.max)
+    scale = buckets.scale
+    # Exact extremes received with the point are used when they lie in the outer buckets; the
+    # other values of those buckets are clamped to them so the sketch's min/max stay exact.
+    low = buckets.min if _inside(buckets.min, first, scale) else None
+    high = buckets.max if _inside(buckets.max, last, scale) else None
     for index, count in occupied:
-        exact = [v for v in extremes if bucket_index(v, buckets.scale) == index][:count]
-        for value in exact:
-            extremes.remove(value)
+        value = midpoint(index, scale)
+        exact: list[float] = []
+        if index == first and low is not None:
+            exact.append(low)
+            value = max(value, low)
+        if index == last and high is not None and len(exact) < count:
+            exact.append(high)
+            value = min(value, high)
         sketch.add_many(exact)
-        sketch.add_many(repeat(midpoint(index, buckets.scale), count - len(exact)))
+        sketch.add_many(repeat(value, count - len(exact)))
     return sketch
+
+
+def _inside(value: float | None, index: int, scale: int) -> bool:
+    return value is not None and value > 0 and bucket_index(value, scale) == index

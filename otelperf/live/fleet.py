@@ -164,7 +164,10 @@ class FleetMerger:
     # -- output ---------------------------------------------------------------------------
 
     def window_stats(self, now_s: float) -> dict[str, OperationStats]:
-        """Merged statistics of every operation over the last ``window_s``."""
+        """Merged statistics of every operation over the whole bins of the last ``window_s``.
+
+        Each result's ``window_s`` is the span its bins cover (at most the window).
+        """
         out = {}
         for name, total in self._totals.items():
             read = self.timeline.read(name, now_s - self.window_s, math.inf)
@@ -174,14 +177,13 @@ class FleetMerger:
                     kind=total.kind,
                     sketch=read.sketch,
                     errors=round(read.errors),
-                    window_s=self.window_s,
+                    window_s=max(read.span_s, 1e-9),
                 )
         return out
 
     def rows(self, now_s: float, *, spark_bins: int = 20) -> list[OperationRow]:
         """The live table: one row per operation seen, busiest in the window first."""
         window = self.window_stats(now_s)
-        span_s = min(self.window_s, max(now_s - self.started_s, 1e-9))
         states = self.judge.states()
         rows = []
         for name, total in self._totals.items():
@@ -194,7 +196,7 @@ class FleetMerger:
                     kind=total.kind,
                     total=total.sketch.count,
                     count=stats.count if stats else 0,
-                    rps=(stats.count / span_s) if stats else 0.0,
+                    rps=(stats.count / stats.window_s) if stats else 0.0,
                     error_rate=read_rate,
                     p50_ms=stats.p50_ms if stats else math.nan,
                     p95_ms=stats.p95_ms if stats else math.nan,

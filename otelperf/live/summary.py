@@ -20,7 +20,7 @@ from otelperf.report.model import (
     SeriesPoint,
 )
 
-__all__ = ["Totals", "find_regressions", "operation_reports"]
+__all__ = ["Totals", "find_regressions", "histogram_of", "operation_reports"]
 
 _MS = 1e3
 _QUANTILES = (0.5, 0.9, 0.95, 0.99)
@@ -89,11 +89,14 @@ def operation_reports(
             for b in timeline.bins(name)
             if b.count
         )
-        out.append(OperationReport(summary=summary, series=series, distribution=_histogram(sketch)))
+        out.append(
+            OperationReport(summary=summary, series=series, distribution=histogram_of(sketch))
+        )
     return tuple(out)
 
 
-def _histogram(sketch: ExpSketch) -> Distribution:
+def histogram_of(sketch: ExpSketch) -> Distribution:
+    """The non-empty buckets of ``sketch`` (seconds) as a distribution in milliseconds."""
     buckets = sketch.buckets()
     lower, upper, counts = [], [], []
     if buckets.zero_count:

@@ -69,7 +69,11 @@ class BinView:
 
 @dataclass(frozen=True, slots=True)
 class WindowRead:
-    """Merged bins: the sketch (seconds), errors (exact or estimated) and the covered span."""
+    """Merged bins: the sketch (seconds), errors (exact or estimated) and the covered span.
+
+    ``span_s`` runs from the first bin read to the end of the newest bin of any operation (or
+    ``end_s``), so ``count / span_s`` is a rate over whole bins.
+    """
 
     sketch: ExpSketch
     errors: float
@@ -127,11 +131,16 @@ class Timeline:
         target.sampled_errors += errors
 
     def read(self, operation: str, start_s: float, end_s: float) -> WindowRead:
-        """Merge the bins of ``operation`` that start in ``[start_s, end_s)``."""
+        """Merge the whole bins of ``operation`` that start in ``[start_s, end_s)``."""
         sketch, errors, sampled, sampled_errors = ExpSketch(), 0, 0, 0
         exact = True
         own = self._bins.get(operation, {})
-        first = math.floor(start_s / self._bin_s) if math.isfinite(start_s) else min(own, default=0)
+        # Only whole bins: the first one starting at or after start_s.
+        first = (
+            math.ceil(start_s / self._bin_s - 1e-9)
+            if math.isfinite(start_s)
+            else min(own, default=0)
+        )
         for index, data in own.items():
             if index >= first and index * self._bin_s < end_s:
                 sketch.merge(data.sketch)
@@ -141,12 +150,10 @@ class Timeline:
                 sampled_errors += data.sampled_errors
         count = sketch.count
         rate = _error_rate(count, errors if exact else None, sampled, sampled_errors)
-        return WindowRead(
-            sketch,
-            count * rate if not exact else float(errors),
-            not exact,
-            end_s - first * self._bin_s,
-        )
+        newest = first if self._high is None else self._high
+        end = min(end_s, (newest + 1) * self._bin_s)
+        errors_read = count * rate if not exact else float(errors)
+        return WindowRead(sketch, errors_read, not exact, max(end - first * self._bin_s, 0.0))
 
     def bins(self, operation: str, *, last: int | None = None) -> list[BinView]:
         """The bins of ``operation`` in time order (empty bins in between included).
