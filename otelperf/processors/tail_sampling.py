@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from opentelemetry.context import Context
@@ -74,7 +74,6 @@ class TailSamplingProcessor(SpanProcessor):
         max_spans: int = 100_000,
         wait_s: float = 30.0,
         floor_interval_s: float | None = 60.0,
-        key_attributes: Sequence[str] = (),
         meter: Meter | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
@@ -94,7 +93,6 @@ class TailSamplingProcessor(SpanProcessor):
             wait_s: A trace whose local root has not ended after this long is decided.
             floor_interval_s: Keep at least one trace per root operation per interval; None or
                 0 disables.
-            key_attributes: The aggregator's ``key_attributes`` (operation keys must match).
             meter: Where ``otelperf.sampling.decisions`` is registered; None registers nothing.
             clock: Monotonic nanosecond clock.
 
@@ -127,7 +125,8 @@ class TailSamplingProcessor(SpanProcessor):
             "floor_interval_ns": round(floor_interval_s * 1e9) if floor_interval_s else None,
             "max_operations": _MAX_OPERATIONS,
         }
-        self._key_attributes = tuple(key_attributes)
+        # Operation keys must be the aggregator's (name + key attributes when it has some).
+        self._keyed = aggregator if aggregator is not None and aggregator.keyed else None
         self._clock = clock
         # The thread wakes often enough to decide a stuck trace within 10 % of the wait.
         self._interval_s = min(1.0, max(0.01, wait_s / 10))
@@ -216,12 +215,7 @@ class TailSamplingProcessor(SpanProcessor):
                     self._inner.on_end(kept_copy(span, reason))
 
     def _operation(self, span: ReadableSpan) -> str:
-        # The aggregator's operation key: the name, plus key attributes when configured.
-        if not self._key_attributes:
-            return span.name
-        found = span.attributes or {}
-        parts = [f"{name}={found[name]!s}" for name in self._key_attributes if name in found]
-        return f"{span.name} {{{','.join(parts)}}}" if parts else span.name
+        return span.name if self._keyed is None else self._keyed.operation_key(span)
 
     def _limit_ns(self, span: ReadableSpan) -> int:
         key = (self._operation(span), _KIND_NAMES[span.kind])

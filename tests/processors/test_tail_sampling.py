@@ -50,8 +50,14 @@ def make() -> Iterator[Callable[..., Pipeline]]:
     """Build SDK + MeasureAll(ratio) + LatencyProcessor + TailSampling(SimpleSpanProcessor)."""
     built: list[Pipeline] = []
 
-    def build(ratio: float = 0.0, *, limits: SpanLimits | None = None, **tail: object) -> Pipeline:
-        aggregator = Aggregator(interval_s=3600, ring_size=500_000)
+    def build(
+        ratio: float = 0.0,
+        *,
+        limits: SpanLimits | None = None,
+        key_attributes: tuple[str, ...] = (),
+        **tail: object,
+    ) -> Pipeline:
+        aggregator = Aggregator(interval_s=3600, ring_size=500_000, key_attributes=key_attributes)
         sampler = MeasureAllSampler(ParentBased(ThresholdRatioSampler(ratio)))
         provider = TracerProvider(sampler=sampler, shutdown_on_exit=False, span_limits=limits)
         provider.add_span_processor(LatencyProcessor(aggregator))
@@ -177,6 +183,13 @@ class TestReasons:
             trace(p.tracer, name, children=0)
         assert [s.name for s in p.exported()] == ["GET /a", "GET /b"]
         assert set(p.reasons().values()) == {"floor"}
+
+    def test_operations_are_the_aggregators_keys(self, make: Callable[..., Pipeline]) -> None:
+        """With key_attributes, one span name with two routes is two operations (two floors)."""
+        p = make(floor_interval_s=60, key_attributes=("route",))
+        for route in ("/a", "/b", "/a"):
+            p.tracer.start_span("GET", attributes={"route": route}).end()
+        assert [(s.attributes or {})["route"] for s in p.exported()] == ["/a", "/b"]
 
 
 class TestMetricsAndCounts:
