@@ -179,3 +179,26 @@ class TestSlo:
         check = judge(Budget.parse("a 99%<400ms min 50"), spans("a", [1.0] * 49))
         assert check.outcome == "insufficient_data"
         assert "49 spans matched, the budget needs min 50" in check.message
+
+
+@pytest.mark.parametrize("module", ["_judge", "_message", "_results"])
+def test_judge_core_is_pure(module: str) -> None:
+    """The judge, its results and messages import no opentelemetry (pure core, STYLE §1)."""
+    import ast
+    from pathlib import Path
+
+    import otelperf.testing
+
+    path = Path(otelperf.testing.__file__).parent / f"{module}.py"
+    tree = ast.parse(path.read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.startswith("opentelemetry")}
+    assert not {name for name in imported if name.startswith("otelperf.testing.")} - {
+        "otelperf.testing._message",
+        "otelperf.testing._results",
+    }

@@ -139,6 +139,8 @@ class TestIsolation:
             assert stats is not None and stats.count == 5
         assert recording.names() == ["op"] * 5
         assert _configure.current() is None
+        make_spans("op", 3)  # its LatencyProcessor was removed: nothing reaches its ring
+        assert handle.aggregator is not None and len(handle.aggregator.ring) == 0
         with record_spans():  # a second configure() neither warns nor returns the old handle
             again = otelperf.configure(exporters="none", regression_factor="off")
             assert again is not handle
