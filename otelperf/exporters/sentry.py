@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -189,10 +190,18 @@ class SentryAlertSink:
             if event_id is None:
                 self.drops.add("discarded")
                 raise SentryDeliveryError("Sentry's client discarded the alert event")
+            started = time.monotonic()
             self._client.flush(timeout=self._timeout_s)
             if self.drops.total > before:
                 raise SentryDeliveryError(
                     f"Sentry's transport dropped the alert event ({_last(self.drops)})"
+                )
+            # flush() returns early only once the queue is empty; returning at the timeout
+            # means the request is still in flight (a stalled server): not confirmed.
+            if time.monotonic() - started >= self._timeout_s * 0.98:
+                self.drops.add("timeout")
+                raise SentryDeliveryError(
+                    f"Sentry did not answer within {self._timeout_s:g} s; the event may be lost"
                 )
 
     def close(self) -> None:
@@ -212,16 +221,10 @@ def _transport_class(timeout_s: float, drops: Drops) -> type:
         TIMEOUT = max(1, math.ceil(timeout_s))  # urllib3 total timeout per request, seconds
 
         def on_dropped_event(self, reason: str) -> None:
-            # Called once per envelope the transport gave up on (HTTP error, network, 429,
-            # full queue); our events travel one per envelope.
+            # Called once per envelope the transport gave up on: HTTP error, network error,
+            # 429, rate-limit backoff (self_rate_limits), full queue. Client-report envelopes
+            # that fail count too: they say the same endpoint is failing.
             drops.add(reason)
             super().on_dropped_event(reason)
-
-        def record_lost_event(self, reason: str, *args: Any, **kwargs: Any) -> None:
-            # Rate-limited envelopes are dropped before any request: count those here (the
-            # other reasons were counted by on_dropped_event already).
-            if reason == "ratelimit_backoff":
-                drops.add(reason)
-            super().record_lost_event(reason, *args, **kwargs)
 
     return CountingTransport

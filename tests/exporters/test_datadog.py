@@ -125,9 +125,10 @@ class TestDatadogMapping:
         assert found["latency.count"][0]["points"][0]["value"] == 4.0
         assert found["latency.sum"][0]["points"][0]["value"] == pytest.approx(10.0)
         quantiles = {
-            tag_value(s["tags"], "quantile"): s["points"][0]["value"] for s in found["latency.quantile"]
+            tag_value(s["tags"], "quantile"): s["points"][0]["value"]
+            for s in found["latency.quantile"]
         }
-        assert sorted(quantiles) == sorted(f"{q:g}" for q in QUANTILES)
+        assert sorted(str(q) for q in quantiles) == sorted(f"{q:g}" for q in QUANTILES)
         assert quantiles["0.5"] == pytest.approx(2.5, rel=0.01)
         assert all(s["unit"] == "second" for s in found["latency.quantile"])
         provider.shutdown()
@@ -230,7 +231,7 @@ class TestDatadogExporter:
         assert KEY not in repr(exporter.drops.counts())
 
     def test_shutdown_is_idempotent_and_later_exports_fail(self, server: VendorServer) -> None:
-        """After shutdown, export returns FAILURE without a request; a second shutdown is a no-op."""
+        """After shutdown export returns FAILURE without a request; shutting down twice is fine."""
         exporter = DatadogMetricExporter(api_key=KEY, host=server.base_url, environ={})
         exporter.shutdown()
         exporter.shutdown()
@@ -255,9 +256,7 @@ class TestDatadogExporter:
             _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
         bodies = [r.json() for r in server.requests if r.path == "/api/v2/series"]
-        operations = {
-            tag_value(s["tags"], "operation") for body in bodies for s in body["series"]
-        }
+        operations = {tag_value(s["tags"], "operation") for body in bodies for s in body["series"]}
         assert {"GET /parent", "GET /child"} <= operations
 
 

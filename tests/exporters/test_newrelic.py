@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -113,16 +114,18 @@ class TestNewRelicMapping:
         data = reader.get_metrics_data()
         assert isinstance(data, MetricsData)
         [(_, items)] = to_newrelic_metrics(data, deltas=deltas)
-        by_name: dict[str, list[dict[str, object]]] = {}
+        by_name: dict[str, list[dict[str, Any]]] = {}
         for item in items:
             by_name.setdefault(str(item["name"]), []).append(item)
         [orders] = by_name["orders"]
         assert orders["type"] == "count" and orders["value"] == 6.0
         [summary] = by_name["latency"]
         assert summary["type"] == "summary"
-        assert summary["value"]["count"] == 2  # type: ignore[index]
-        assert summary["value"]["sum"] == pytest.approx(6.0)  # type: ignore[index]
-        percentiles = {i["attributes"]["percentile"]: i["value"] for i in by_name["latency.percentiles"]}  # type: ignore[index]
+        assert summary["value"]["count"] == 2
+        assert summary["value"]["sum"] == pytest.approx(6.0)
+        percentiles = {
+            i["attributes"]["percentile"]: i["value"] for i in by_name["latency.percentiles"]
+        }
         assert sorted(percentiles) == [50, 90, 95, 99, 99.9]
         assert percentiles[50] == pytest.approx(3.0, rel=0.01)
         provider.shutdown()
