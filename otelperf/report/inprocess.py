@@ -70,6 +70,7 @@ class History:
     ) -> None:
         """Create an empty history (one hour at the defaults)."""
         self.started_s = time.time()
+        self.interval_s = interval_s
         self._interval_ns = round(interval_s * 1e9)
         self._next_ns = 0
         self._max_operations = max_operations
@@ -185,7 +186,10 @@ def build_report() -> ReportData:
         _operation(name, kind, stats, series.get(name, ()), states.get(name, ""))
         for name, (kind, stats) in sorted(cumulative.items())
     )
-    notes = ["Series points are the sliding-window statistics sampled every 5 s."]
+    notes = [
+        f"Series points are the {aggregator.window_s:g} s sliding-window statistics, sampled "
+        f"every {history.interval_s:g} s; regressions are not computed in-process."
+    ]
     if fresh:
         notes.append(
             "History started with this report: call otelperf.report.start_history() "
