@@ -240,9 +240,15 @@ def _budgets(data: ReportData) -> go.Figure | None:
     """One horizontal band per (budget, operation), coloured by state over time."""
     if not data.budgets:
         return None
+    measured = {op.summary.operation for op in data.operations}
     by_row: dict[str, list[BudgetPoint]] = defaultdict(list)
     for point in data.budgets:
-        by_row[f"{point.operation} · {point.budget}"].append(point)
+        if point.operation not in measured:
+            continue  # a selector that matched nothing yet: its row would only say "no data"
+        short = point.budget.split(' impact "', 1)[0]  # the impact sentence is in the table
+        by_row[f"{point.operation} · {short}"].append(point)
+    if not by_row:
+        return None
     segments: dict[str, tuple[list[object], list[object]]] = {}
     for row, points in by_row.items():
         points.sort(key=lambda p: p.t_s)
