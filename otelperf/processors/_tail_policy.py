@@ -158,19 +158,23 @@ class TraceBook(Generic[S]):
         max_spans: int,
         wait_ns: int,
         floor_interval_ns: int | None,
+        name_of: Callable[[S], str],
         max_operations: int = 4096,
     ) -> None:
-        """Set the bounds (the adapter checks them)."""
+        """Set the bounds (the adapter checks them); ``name_of(span)`` names an orphan's trace."""
         self._max_traces = max_traces
         self._max_spans_per_trace = max_spans_per_trace
         self._max_spans = max_spans
         self._wait_ns = wait_ns
         self._floor_interval_ns = floor_interval_ns
         self._max_operations = max_operations
+        self._name_of = name_of
         self._traces: OrderedDict[int, _Trace] = OrderedDict()  # oldest first
         self._decided: OrderedDict[int, Reason | None] = OrderedDict()
         self._last_kept_ns: OrderedDict[str, int] = OrderedDict()
         self.buffered_spans = 0
+        self.operations: dict[str, None] = {}
+        """Operations of the local roots seen (at most ``max_operations``): whose p99 to read."""
         self.p99_ns: Mapping[str, int] = {}
         """Live p99 per operation in ns, replaced (not mutated) by the adapter's refresh."""
         self.decisions: dict[tuple[str, bool], int] = {}
@@ -206,7 +210,6 @@ class TraceBook(Generic[S]):
         flags: int,
         root: tuple[str, int] | None,
         now_ns: int,
-        name: str,
     ) -> tuple[Reason | None, list[Verdict[S]]]:
         """Buffer an ended span; return (reason to forward it now, or None; decided traces).
 
@@ -216,7 +219,6 @@ class TraceBook(Generic[S]):
             flags: Its flags.
             root: ``(operation, duration_ns)`` if it is a local root, else None.
             now_ns: The current time.
-            name: Its name, the trace's operation if no root names one.
         """
         verdicts: list[Verdict[S]] = []
         trace = self._traces.get(trace_id)
@@ -226,12 +228,16 @@ class TraceBook(Generic[S]):
                 if reason is None:
                     self._drop("late")
                 return reason, verdicts
-            trace = self._open(trace_id, root[0] if root else name, now_ns, verdicts)
+            name = root[0] if root else self._name_of(span)
+            trace = self._open(trace_id, name, now_ns, verdicts)
         trace.flags |= flags
         if root is not None:
+            operation = root[0]
             trace.roots.append(root)
-            trace.operation = root[0]
+            trace.operation = operation
             trace.open_roots -= 1
+            if operation not in self.operations and len(self.operations) < self._max_operations:
+                self.operations[operation] = None
         if root is not None or len(trace.spans) < self._max_spans_per_trace:
             trace.spans.append(span)  # a local root is always kept: it names the trace
             self.buffered_spans += 1
@@ -246,7 +252,9 @@ class TraceBook(Generic[S]):
     def expire(self, now_ns: int) -> list[Verdict[S]]:
         """Decide every trace that has waited ``wait_ns`` or more (oldest first)."""
         verdicts: list[Verdict[S]] = []
-        for trace_id, trace in list(self._traces.items()):
+        traces = self._traces
+        while traces:
+            trace_id, trace = next(iter(traces.items()))  # the oldest: O(1), no copy
             if now_ns - trace.born_ns < self._wait_ns:
                 break
             verdicts.append(self._decide(trace_id, "wait", now_ns))

@@ -28,7 +28,7 @@ def book(**overrides: int | None) -> TraceBook[str]:
         "floor_interval_ns": None,
     }
     args.update(overrides)
-    return TraceBook(**args)  # type: ignore[arg-type]
+    return TraceBook(name_of=lambda span: span.split(":")[0], **args)  # type: ignore[arg-type]
 
 
 def run_trace(
@@ -38,11 +38,11 @@ def run_trace(
     verdicts = b.root_started(trace_id, "GET /a", now)
     for i in range(children):
         reason, more = b.span_ended(
-            trace_id, f"{trace_id}.c{i}", flags if i == children - 1 else 0, None, now, "db"
+            trace_id, f"{trace_id}.c{i}", flags if i == children - 1 else 0, None, now
         )
         assert reason is None
         verdicts += more
-    reason, more = b.span_ended(trace_id, f"{trace_id}.root", 0, ("GET /a", 5 * MS), now, "GET /a")
+    reason, more = b.span_ended(trace_id, f"{trace_id}.root", 0, ("GET /a", 5 * MS), now)
     assert reason is None
     return verdicts + more
 
@@ -124,8 +124,8 @@ class TestTraceBook:
         b = book()
         b.root_started(7, "GET /a", 0)
         b.root_started(7, "GET /b", 0)
-        assert b.span_ended(7, "a", 0, ("GET /a", MS), 0, "GET /a") == (None, [])
-        reason, [verdict] = b.span_ended(7, "b", ERROR, ("GET /b", MS), 0, "GET /b")
+        assert b.span_ended(7, "a", 0, ("GET /a", MS), 0) == (None, [])
+        reason, [verdict] = b.span_ended(7, "b", ERROR, ("GET /b", MS), 0)
         assert reason is None
         assert (verdict.reason, sorted(verdict.spans)) == ("error", ["a", "b"])
 
@@ -133,9 +133,9 @@ class TestTraceBook:
         """After a keep, late spans are forwarded with its reason; after a drop they are counted."""
         b = book()
         run_trace(b, 1, flags=SLOW)
-        assert b.span_ended(1, "late", 0, None, 0, "db") == ("slow", [])
+        assert b.span_ended(1, "late", 0, None, 0) == ("slow", [])
         run_trace(b, 2)
-        assert b.span_ended(2, "late", ERROR, None, 0, "db") == (None, [])
+        assert b.span_ended(2, "late", ERROR, None, 0) == (None, [])
         assert b.dropped_spans == {"late": 1}
         assert b.root_started(1, "GET /a", 0) == []  # a kept trace needs no new buffer
         assert b.buffered_traces == 0
@@ -152,7 +152,7 @@ class TestTraceBook:
         b = book(max_traces=3)
         for trace_id in range(3):
             b.root_started(trace_id, "GET /a", 0)
-        b.span_ended(0, "err", ERROR, None, 0, "db")
+        b.span_ended(0, "err", ERROR, None, 0)
         verdicts = b.root_started(3, "GET /a", 0)
         assert [(v.trace_id, v.reason, v.spans) for v in verdicts] == [(0, "error", ["err"])]
         verdicts = b.root_started(4, "GET /a", 0)
@@ -174,10 +174,10 @@ class TestTraceBook:
         b.root_started(1, "GET /a", 0)
         b.root_started(2, "GET /a", 0)
         for i in range(6):
-            b.span_ended(1, f"1.{i}", 0, None, 0, "db")
+            b.span_ended(1, f"1.{i}", 0, None, 0)
         verdicts: list[Verdict[str]] = []
         for i in range(6):
-            verdicts += b.span_ended(2, f"2.{i}", 0, None, 0, "db")[1]
+            verdicts += b.span_ended(2, f"2.{i}", 0, None, 0)[1]
         assert [(v.trace_id, v.cause) for v in verdicts] == [(1, "buffer_full")]
         assert b.buffered_spans == 6
 
@@ -185,7 +185,7 @@ class TestTraceBook:
         """A root that never ends: after wait_ns the trace is decided on what ended."""
         b = book(wait_ns=30 * S)
         b.root_started(1, "GET /a", 0)
-        b.span_ended(1, "slow child", SLOW, None, 1 * S, "db")
+        b.span_ended(1, "slow child", SLOW, None, 1 * S)
         b.root_started(2, "GET /a", 10 * S)
         assert b.expire(29 * S) == []
         [verdict] = b.expire(30 * S)
@@ -226,14 +226,33 @@ class TestTraceBook:
     def test_orphan_child_opens_a_buffer_named_after_it(self) -> None:
         """A span whose trace is unknown (no root start seen) waits for the root or the wait."""
         b = book(floor_interval_ns=60 * S)
-        b.span_ended(1, "child", 0, None, 0, "db")
+        b.span_ended(1, "db:child", 0, None, 0)
+        b.head_kept("db", 0)  # its trace is named after it: the floor for "db" is now used
         [verdict] = b.expire(30 * S)
-        assert (verdict.reason, verdict.spans) == ("floor", ["child"])
+        assert (verdict.reason, verdict.spans) == (None, [])
+        b.span_ended(2, "db.other:child", 0, None, 0)
+        [verdict] = b.expire(60 * S)
+        assert verdict.reason == "floor"
 
     def test_remembered_decisions_are_bounded(self) -> None:
         """Only the last max_traces decisions are remembered."""
         b = book(max_traces=2)
         for trace_id in range(5):
             run_trace(b, trace_id, flags=ERROR)
-        assert b.span_ended(0, "late", 0, None, 0, "db")[0] is None  # forgotten: a new buffer
-        assert b.span_ended(4, "late", 0, None, 0, "db")[0] == "error"
+        assert b.span_ended(0, "late", 0, None, 0)[0] is None  # forgotten: a new buffer
+        assert b.span_ended(4, "late", 0, None, 0)[0] == "error"
+
+    def test_root_operations_are_followed_up_to_a_bound(self) -> None:
+        """book.operations lists root operations (whose p99 to read), at most max_operations."""
+        b: TraceBook[str] = TraceBook(
+            max_traces=10,
+            max_spans_per_trace=10,
+            max_spans=100,
+            wait_ns=S,
+            floor_interval_ns=None,
+            name_of=str,
+            max_operations=2,
+        )
+        for i, name in enumerate(["GET /a", "GET /b", "GET /a", "GET /c"]):
+            b.span_ended(i, "root", 0, (name, MS), 0)
+        assert list(b.operations) == ["GET /a", "GET /b"]
