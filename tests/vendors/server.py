@@ -74,15 +74,15 @@ def decode(body: bytes, encoding: str) -> bytes:
 class VendorServer:
     """ThreadingHTTPServer on 127.0.0.1 (ephemeral port), HTTP or HTTPS, recording requests.
 
-    ``replies`` is consumed one per request (``default`` once empty); ``STALL`` holds the
-    request until ``close()``. ``ca_file`` is the PEM of the CA that signed the server
+    ``replies`` is consumed one per request (``default`` once empty); ``STALL`` (also as
+    ``default``) holds the request for ``STALL_S`` or until ``close()``. ``ca_file`` is the PEM of the CA that signed the server
     certificate (TLS only): clients verify against it, nothing disables verification.
     """
 
     def __init__(self, *, tls: bool = False, tmp: Path | None = None) -> None:
         self.requests: list[Request] = []
         self.replies: deque[Reply | str] = deque()
-        self.default = Reply()
+        self.default: Reply | str = Reply()
         self._cond = threading.Condition()
         self._release = threading.Event()
         self.ca_file: str | None = None
