@@ -28,7 +28,15 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry
 
-__all__ = ["Attempt", "Drops", "deliver", "network_attempt", "retry_after_s", "retryable_status"]
+__all__ = [
+    "Attempt",
+    "Drops",
+    "deliver",
+    "drop_reason",
+    "network_attempt",
+    "retry_after_s",
+    "retryable_status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,11 @@ def deliver(
             last = Attempt(False, f"{last.problem}; shut down while waiting to retry")
             break
     return last, made
+
+
+def drop_reason(outcome: Attempt) -> str:
+    """The drop reason of a failed delivery: ``http_503``, ``timeout``, ``connection_error``..."""
+    return outcome.problem.split(";")[0].split(" (")[0].replace("HTTP ", "http_").lower()
 
 
 class Drops:

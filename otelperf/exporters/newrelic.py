@@ -19,15 +19,10 @@ every send has a deadline and retries 408/429/5xx and network errors inside it.
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from importlib.metadata import version
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import urllib3
 from opentelemetry.sdk.metrics import Counter, Histogram, ObservableCounter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -38,47 +33,36 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otelperf import _fork
 from otelperf._errors import ConfigError
-from otelperf._safety import logger, suppressed
+from otelperf._safety import logger
 from otelperf.alerts import Alert
-from otelperf.exporters._delivery import (
-    Attempt,
-    Drops,
-    deliver,
-    network_attempt,
-    retry_after_s,
-    retryable_status,
-)
+from otelperf.exporters._delivery import Drops, drop_reason
 from otelperf.exporters._histograms import DeltaState
+from otelperf.exporters._newrelic_client import (
+    ENV_INSERT_KEY,
+    ENV_LICENSE_KEY,
+    ENV_REGION,
+    NewRelicClient,
+    send_batches,
+)
 from otelperf.exporters._newrelic_map import (
-    Batch,
     to_newrelic_event,
     to_newrelic_metrics,
     to_newrelic_spans,
 )
 
 __all__ = [
+    "ENV_ACCOUNT_ID",
+    "ENV_INSERT_KEY",
+    "ENV_LICENSE_KEY",
+    "ENV_REGION",
     "NewRelicAlertSink",
     "NewRelicDeliveryError",
     "NewRelicMetricExporter",
     "NewRelicSpanExporter",
 ]
 
-ENV_LICENSE_KEY, ENV_INSERT_KEY = "NEW_RELIC_LICENSE_KEY", "NEW_RELIC_INSERT_KEY"
-ENV_REGION, ENV_ACCOUNT_ID = "NEW_RELIC_REGION", "NEW_RELIC_ACCOUNT_ID"
-_HOSTS = {
-    "us": {
-        "span": "trace-api.newrelic.com",
-        "metric": "metric-api.newrelic.com",
-        "event": "insights-collector.newrelic.com",
-    },
-    "eu": {
-        "span": "trace-api.eu.newrelic.com",
-        "metric": "metric-api.eu.newrelic.com",
-        "event": "insights-collector.eu01.nr-data.net",
-    },
-}
+ENV_ACCOUNT_ID = "NEW_RELIC_ACCOUNT_ID"
 _DELTA: dict[type, AggregationTemporality] = {
     kind: AggregationTemporality.DELTA for kind in (Counter, Histogram, ObservableCounter)
 }
@@ -86,89 +70,6 @@ _DELTA: dict[type, AggregationTemporality] = {
 
 class NewRelicDeliveryError(Exception):
     """New Relic did not accept an alert event; the message never contains the key."""
-
-
-class _Client:
-    """One SDK client of ``kind`` (span, metric, event) plus the deadline-bounded retry loop."""
-
-    def __init__(
-        self,
-        kind: str,
-        what: str,
-        *,
-        key: str | None,
-        region: str | None,
-        host: str | None,
-        port: int,
-        ca_certs: str | None,
-        timeout_s: float,
-        retries: int,
-        backoff_s: float,
-        environ: Mapping[str, str],
-        account_id: str | None = None,
-    ) -> None:
-        try:
-            import newrelic_telemetry_sdk  # noqa: F401
-        except ImportError:
-            raise ConfigError(
-                f"{what} 'newrelic' needs: pip install 'otelperf[newrelic]'"
-            ) from None
-        found = (key or environ.get(ENV_LICENSE_KEY, "") or environ.get(ENV_INSERT_KEY, "")).strip()
-        if not found:
-            raise ConfigError(
-                f"{what} 'newrelic' needs a New Relic key: set {ENV_LICENSE_KEY} "
-                f"(or {ENV_INSERT_KEY}, or pass key=)"
-            )
-        region = (region or environ.get(ENV_REGION, "") or "us").strip().lower()
-        if region not in _HOSTS:
-            raise ConfigError(f"{ENV_REGION}={region!r}: expected us or eu")
-        if not 0 < timeout_s < float("inf") or retries < 0 or backoff_s < 0:
-            raise ValueError("timeout_s must be > 0, retries and backoff_s >= 0")
-        self._kind, self._key, self._account_id = kind, found, account_id
-        self._host, self._port, self._ca_certs = host or _HOSTS[region][kind], port, ca_certs
-        self.timeout_s, self._retries, self._backoff_s = timeout_s, retries, backoff_s
-        self.stop = threading.Event()  # set by shutdown(): cuts retry waits short
-        self._reinit()
-        _fork.register(self._reinit)
-
-    def _reinit(self) -> None:
-        # A child must not share the parent's pooled TLS sockets; also a new lock.
-        from newrelic_telemetry_sdk import EventClient, MetricClient, SpanClient
-
-        self._lock = threading.Lock()  # one request at a time per client
-        cls = {"span": SpanClient, "metric": MetricClient, "event": EventClient}[self._kind]
-        extra = {"ca_certs": self._ca_certs} if self._ca_certs else {}
-        self.client = cls(self._key, host=self._host, port=self._port, **extra)
-        self.client.add_version_info("otelperf", version("otelperf"))
-        if self._account_id is not None:
-            # The SDK's default path lacks the account id the Event API requires.
-            self.client.PATH = f"/v1/accounts/{self._account_id}/events"
-
-    def send(self, post: Callable[[Any, Any], Any], timeout_s: float) -> tuple[Attempt, int]:
-        """Run ``post(client, urllib3_timeout)`` until accepted, within ``timeout_s``."""
-        with self._lock, suppressed():
-            return deliver(
-                lambda left_s: self._attempt(post, left_s),
-                timeout_s=min(timeout_s, self.timeout_s),
-                retries=self._retries,
-                backoff_s=self._backoff_s,
-                stop=self.stop,
-            )
-
-    def _attempt(self, post: Callable[[Any, Any], Any], left_s: float) -> Attempt:
-        try:
-            response = post(self.client, urllib3.Timeout(connect=min(left_s, 5.0), read=left_s))
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            return network_attempt(error)
-        status = int(response.status)
-        if 200 <= status < 300:
-            return Attempt(True)
-        wait_s = retry_after_s(dict(response.headers))
-        return Attempt(False, f"HTTP {status}", retryable_status(status), wait_s)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.client.close()
 
 
 def _args(kwargs: dict[str, Any], environ: Mapping[str, str] | None) -> dict[str, Any]:
@@ -216,7 +117,7 @@ class NewRelicSpanExporter(SpanExporter):
         Raises:
             ConfigError: The extra is not installed, the key is missing or a value is bad.
         """
-        self._client = _Client(
+        self._client = NewRelicClient(
             "span",
             "exporter",
             **_args(
@@ -247,7 +148,7 @@ class NewRelicSpanExporter(SpanExporter):
             logger.exception("otelperf: New Relic span mapping failed; batch dropped")
             self.drops.add("mapping", len(spans))
             return SpanExportResult.FAILURE
-        ok = _send_batches(self._client, batches, self._per_request, self.drops, "spans")
+        ok = send_batches(self._client, batches, self._per_request, self.drops, "spans")
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -288,7 +189,7 @@ class NewRelicMetricExporter(MetricExporter):
             ConfigError: The extra is not installed, the key is missing or a value is bad.
         """
         super().__init__(preferred_temporality=_DELTA)
-        self._client = _Client(
+        self._client = NewRelicClient(
             "metric",
             "exporter",
             **_args(
@@ -322,7 +223,7 @@ class NewRelicMetricExporter(MetricExporter):
             logger.exception("otelperf: New Relic metric mapping failed; batch dropped")
             self.drops.add("mapping")
             return MetricExportResult.FAILURE
-        ok = _send_batches(
+        ok = send_batches(
             self._client, batches, self._per_request, self.drops, "metrics", timeout_millis / 1e3
         )
         return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
@@ -374,7 +275,7 @@ class NewRelicAlertSink:
                 f"alert sink 'newrelic' needs the New Relic account id (digits): set "
                 f"{ENV_ACCOUNT_ID} (or pass account_id=)"
             )
-        self._client = _Client(
+        self._client = NewRelicClient(
             "event",
             "alert sink",
             key=key,
@@ -397,7 +298,7 @@ class NewRelicAlertSink:
             lambda client, timeout: client.send_batch([event], timeout=timeout), 1e9
         )
         if not outcome.ok:
-            self.drops.add(_reason(outcome))
+            self.drops.add(drop_reason(outcome))
             raise NewRelicDeliveryError(
                 f"New Relic event not accepted after {attempts} attempt(s): {outcome.problem}"
             )
@@ -405,37 +306,3 @@ class NewRelicAlertSink:
     def close(self) -> None:
         """Stop retrying and close the connections. Idempotent."""
         self._client.close()
-
-
-def _send_batches(
-    client: _Client,
-    batches: list[Batch],
-    per_request: int,
-    drops: Drops,
-    what: str,
-    timeout_s: float = 1e9,
-) -> bool:
-    # One deadline for the whole export, however many requests it takes.
-    deadline = time.monotonic() + min(timeout_s, client.timeout_s)
-    ok = True
-    for common, items in batches:
-        for start in range(0, len(items), per_request):
-            chunk = items[start : start + per_request]
-            outcome, _ = client.send(
-                functools.partial(_post, chunk=chunk, common=common), deadline - time.monotonic()
-            )
-            if not outcome.ok:
-                ok = False
-                drops.add(_reason(outcome), len(chunk))
-                logger.warning(
-                    "otelperf: New Relic rejected %d %s: %s", len(chunk), what, outcome.problem
-                )
-    return ok
-
-
-def _post(sdk: Any, timeout: Any, *, chunk: list[dict[str, Any]], common: dict[str, Any]) -> Any:
-    return sdk.send_batch(chunk, common, timeout=timeout)
-
-
-def _reason(outcome: Attempt) -> str:
-    return outcome.problem.split(";")[0].split(" (")[0].replace("HTTP ", "http_").lower()
