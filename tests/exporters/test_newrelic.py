@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -20,7 +21,11 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExportResult,
+)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otelperf import _exporters
@@ -229,6 +234,39 @@ class TestNewRelicExporters:
         assert [type(e).__name__ for e in found] == ["OTLPSpanExporter", "NewRelicSpanExporter"]
         for exporter in found:
             exporter.shutdown()
+
+
+class TestNewRelicConcurrency:
+    def test_threads_ending_spans_all_arrive(self, server: VendorServer) -> None:
+        """4 threads x 250 spans through a BatchSpanProcessor: all 1000 reach the intake."""
+        exporter = NewRelicSpanExporter(**nr(server), environ={})  # type: ignore[arg-type]
+        processor = BatchSpanProcessor(exporter, schedule_delay_millis=50)
+        with pipeline(span_processors=(processor,)) as p:
+            workers = [
+                threading.Thread(target=p.emit, args=(f"op{i}", [1.0] * 250)) for i in range(4)
+            ]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        sent = [s for r in server.requests if r.path == "/trace/v1" for s in r.json()[0]["spans"]]
+        assert len(sent) == 1000
+        assert {s["attributes"]["name"] for s in sent} == {"op0", "op1", "op2", "op3"}
+        assert exporter.drops.total == 0
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+    def test_forked_child_sends_on_its_own_tls_connection(self, server: VendorServer) -> None:
+        """After fork the child rebuilds its client (no shared TLS socket) and its spans arrive."""
+        exporter = NewRelicSpanExporter(**nr(server), environ={})  # type: ignore[arg-type]
+        assert exporter.export(finished_spans()) is SpanExportResult.SUCCESS  # type: ignore[arg-type]
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            ok = exporter.export(finished_spans()) is SpanExportResult.SUCCESS  # type: ignore[arg-type]
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert len([r for r in server.requests if r.path == "/trace/v1"]) == 2
+        exporter.shutdown()
 
 
 class TestNewRelicAlertSink:
