@@ -127,6 +127,8 @@ class NewRelicClient:
             response = post(self.client, urllib3.Timeout(connect=min(left_s, 5.0), read=left_s))
         except (urllib3.exceptions.HTTPError, OSError) as error:
             return network_attempt(error)
+        except Exception as error:  # the SDK's own failures (TypeError, ...): not retryable
+            return Attempt(False, type(error).__name__, False)
         status = int(response.status)
         if 200 <= status < 300:
             return Attempt(True)
