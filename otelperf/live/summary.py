@@ -24,6 +24,7 @@ __all__ = ["Totals", "find_regressions", "histogram_of", "operation_reports"]
 
 _MS = 1e3
 _QUANTILES = (0.5, 0.9, 0.95, 0.99)
+_MEDIAN_SHIFT = 1.5  # a regression moves the bulk of requests, not only the tail
 
 
 @dataclass
@@ -118,8 +119,9 @@ def find_regressions(
     """Operations whose p95 over the last ``share`` of their active time is ``factor`` x the first.
 
     Each operation is judged on its own span, from its first to its last non-empty bin; both
-    ends need ``min_count`` requests. A step change partway through a run shows up, while
-    steady noise stays well below a factor of 2.
+    ends need ``min_count`` requests, and the median must have grown 1.5x as well. A step change
+    of the bulk of requests partway through a run shows up; a tail-only change does not (the
+    budgets catch those), and neither does the chance jump of a heavy-tailed route's p95.
     """
     found = []
     for name in timeline.operations():
@@ -132,8 +134,12 @@ def find_regressions(
         after = timeline.read(name, end - edge, end).sketch
         if before.count < min_count or after.count < min_count:
             continue
-        before_p95, after_p95 = before.quantile(0.95) * _MS, after.quantile(0.95) * _MS
-        if before_p95 > 0 and after_p95 >= factor * before_p95:
+        before_p50, before_p95 = (v * _MS for v in before.quantiles((0.5, 0.95)))
+        after_p50, after_p95 = (v * _MS for v in after.quantiles((0.5, 0.95)))
+        # The median must move too: p95 alone of a few hundred requests jumps between the modes
+        # of a bimodal route by chance (a 2.5 % tail is "p95" in one segment and not the next).
+        shifted = before_p50 > 0 and after_p50 >= _MEDIAN_SHIFT * before_p50
+        if shifted and before_p95 > 0 and after_p95 >= factor * before_p95:
             found.append(
                 Regression(
                     operation=name,

@@ -152,16 +152,18 @@ class TestFleetMerger:
         assert summary.errors_estimated and summary.errors == pytest.approx(20)
 
     def test_regressions_are_found_on_the_timeline(self) -> None:
-        """A route whose p95 steps up 10x partway is flagged; a steady one is not."""
+        """A route whose requests step up 10x partway is flagged; steady or tail-only ones not."""
         merger = FleetMerger(started_s=T0)
-        steady, stepping = ExpSketch(), ExpSketch()
+        steady, stepping, tail = ExpSketch(), ExpSketch(), ExpSketch()
         for second in range(1, 21):
             steady.add_many([0.02] * 30)
             stepping.add_many([0.03 if second < 10 else 0.3] * 30)
+            tail.add_many([0.02] * 28 + [0.02 if second < 10 else 0.6] * 2)  # only p95 moves
             merger.add_points(
                 [
                     duration_point("steady", steady, start_ns=ns(T0), time_ns=ns(T0 + second)),
                     duration_point("stepping", stepping, start_ns=ns(T0), time_ns=ns(T0 + second)),
+                    duration_point("tail", tail, start_ns=ns(T0), time_ns=ns(T0 + second)),
                 ],
                 T0 + second,
             )
