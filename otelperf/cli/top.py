@@ -123,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
     """Receive and show until ``--duration`` or Ctrl-C; return the exit code."""
     from otelperf._receiver import OTLPReceiver
     from otelperf.budgets import parse_budgets
-    from otelperf.live import FleetMerger, ReceiverPump, frame, plain_lines, render
+    from otelperf.live.fleet import FleetMerger
+    from otelperf.live.pump import ReceiverPump
+    from otelperf.live.view import frame, plain_lines, render
     from otelperf.report import render_report
 
     try:

@@ -32,7 +32,9 @@ from otelperf.demo import processes
 from otelperf.demo.forward import OtlpForwarder, Protocol
 from otelperf.demo.inbox import AlertInbox
 from otelperf.demo.load import ROUTES
-from otelperf.live import FleetMerger, Frame, ReceiverPump, frame, plain_lines, render
+from otelperf.live.fleet import FleetMerger
+from otelperf.live.pump import ReceiverPump
+from otelperf.live.view import Frame, frame, plain_lines, render
 from otelperf.report import render_report
 
 __all__ = ["DemoOptions", "run_demo"]

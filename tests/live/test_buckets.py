@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -73,7 +74,7 @@ class TestBucketsOf:
             {"count": 12345},
         ],
     )
-    def test_rejects_points_that_cannot_be_durations(self, change: dict[str, object]) -> None:
+    def test_rejects_points_that_cannot_be_durations(self, change: dict[str, Any]) -> None:
         """Malformed or negative histograms are refused, not guessed at."""
         sketch = ExpSketch()
         sketch.add_many([0.001, 0.002])
