@@ -73,6 +73,21 @@ class TestCoverage:
         assert counts[:30] == list(range(1, 31))
         assert set(counts[30:]) == {28, 29, 30}  # 9 full blocks + 1..3 of the newest
 
+    def test_operations_complete_their_blocks_at_different_times(self) -> None:
+        """Phases stagger block boundaries, so rebuilds spread over sub-windows; bounds hold."""
+        window = blocks(300)
+        counts: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+        for slot in range(90):
+            for name in counts:
+                window.add(name, "server", closed(slot, 10))
+            window.advance(slot)
+            for name, view in window.views().items():
+                counts[name].append(view.count)
+        for series in counts.values():
+            assert set(series[30:]) == {28, 29, 30}
+        staggered = [len({counts[name][slot] for name in counts}) for slot in range(30, 90)]
+        assert set(staggered) == {3}  # at every sub-window the three are one block-step apart
+
     def test_the_judged_values_come_from_the_window_only(self) -> None:
         """Slow requests five minutes ago have left; fast ones since decide the p95."""
         window = blocks(300)
