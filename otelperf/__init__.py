@@ -11,6 +11,7 @@ Usage::
     ...
     otelperf.stats("GET /users").p99_ms
     otelperf.budget_report()
+    otelperf.report(format="html", path="perf.html")
     otelperf.shutdown()
 """
 
@@ -20,6 +21,7 @@ from otelperf._report import budget_report
 from otelperf._stats import stats
 from otelperf._track import track
 from otelperf.aggregates import OperationStats
+from otelperf.report import report
 
 __all__ = [
     "ConfigError",
@@ -27,6 +29,7 @@ __all__ = [
     "OperationStats",
     "budget_report",
     "configure",
+    "report",
     "shutdown",
     "stats",
     "track",

@@ -27,7 +27,6 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otelperf import _exporters
 from otelperf._safety import logger, never_raise
@@ -37,6 +36,7 @@ from otelperf._signals import flush_on_sigterm
 from otelperf._wiring import Context
 from otelperf._wiring.judging import Judging
 from otelperf._wiring.leaks import Leaks
+from otelperf._wiring.tail import Tail
 from otelperf.aggregates import KeyedWindows
 from otelperf.alerts import AlertDispatcher
 from otelperf.exporters.operation_metrics import OperationMetricsExporter
@@ -46,6 +46,7 @@ from otelperf.processors.latency import LatencyProcessor
 from otelperf.processors.memory_sampler import MemoryMonitor
 from otelperf.processors.sampling import MeasureAllSampler
 from otelperf.processors.span_leaks import SpanLeakProcessor
+from otelperf.processors.tail_sampling import TailSamplingProcessor
 
 __all__ = ["Handle", "configure", "configure_from_environment", "current", "shutdown"]
 
@@ -71,6 +72,8 @@ class Handle:
             could raise one).
         memory: Samples memory and judges its growth; None when ``memory_interval_s`` is off.
         span_leaks: Tracks open spans; None when ``span_leak_after_s`` is off.
+        tail_sampler: Decides which local traces are exported; None unless ``tail_sampling``
+            is on (and otelperf installed the tracer provider).
     """
 
     settings: Settings
@@ -82,6 +85,7 @@ class Handle:
     alerts: AlertDispatcher | None = None
     memory: MemoryMonitor | None = None
     span_leaks: SpanLeakProcessor | None = None
+    tail_sampler: TailSamplingProcessor | None = None
     _closers: list[Callable[[], object]] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -142,7 +146,12 @@ def configure(**settings: object) -> Handle:
             )
             return _handle
         _handle = _install(settings, os.environ)
-        return _handle
+    # Lazy import: otelperf.report reads the handle (cycle). Records the report's history (one
+    # cached all_stats, one RSS read and one budget evaluation every 5 s, on the tick thread).
+    from otelperf.report.inprocess import start_history
+
+    never_raise(start_history)()
+    return _handle
 
 
 def configure_from_environment() -> Handle | None:
@@ -199,8 +208,8 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     # (registered below) runs the same shutdown with a deadline.
     tracer_provider = TracerProvider(sampler=sampler, resource=resource, shutdown_on_exit=False)
     tracer_provider.add_span_processor(LatencyProcessor(aggregator))
-    for exporter in span_exporters:
-        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+    for processor in parts.tail.span_processors(span_exporters, aggregator):
+        tracer_provider.add_span_processor(processor)
     meter_provider = MeterProvider(
         resource=resource, metric_readers=readers, shutdown_on_exit=False
     )
@@ -225,6 +234,7 @@ def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, 
     )
     _observe_drops(meter_provider, aggregator)
     parts.start(provider, aggregator, meter_provider)
+    parts.tail.attached()
     logger.info(
         "otelperf: attached to the TracerProvider already installed; kept its sampler (%s: "
         "percentiles see only the spans it records), resource and span exporters; otelperf "
@@ -245,9 +255,9 @@ def _new_handle(
 ) -> Handle:
     """Build the handle; its bounded shutdown also runs at interpreter exit and on SIGTERM.
 
-    Shutdown order: spans first (our own provider's shutdown stops the aggregator; an attached
-    one is not ours to stop, so only the aggregator), then alerts (the aggregator's last tick may
-    raise some), then the final metric export.
+    Shutdown order: leak detection's threads, then spans (our own provider's shutdown stops the
+    aggregator; an attached one is not ours to stop, so only the aggregator), then alerts (the
+    aggregator's last tick may raise some), then the final metric export.
     """
     handle = Handle(
         settings,
@@ -259,9 +269,10 @@ def _new_handle(
         alerts=parts.dispatcher,
         memory=parts.leaks.memory,
         span_leaks=parts.leaks.span_leaks,
+        tail_sampler=parts.tail.processor,
     )
     stop_spans = aggregator.shutdown if attached else tracer_provider.shutdown
-    handle._closers += [stop_spans, *parts.closers, meter_provider.shutdown]
+    handle._closers += [*parts.early_closers, stop_spans, *parts.closers, meter_provider.shutdown]
     atexit.register(handle.shutdown)
     flush_on_sigterm(handle.shutdown)
     return handle
@@ -286,13 +297,15 @@ class _Parts:
         self._settings = settings
         self.judging = Judging(settings)
         self.leaks = Leaks(settings)
+        self.tail = Tail(settings)
         self.dispatcher: AlertDispatcher | None = None
+        self.early_closers: list[Callable[[], object]] = []
         self.closers: list[Callable[[], object]] = []
 
     def start(
         self, tracer_provider: TracerProvider, aggregator: Aggregator, meter_provider: MeterProvider
     ) -> None:
-        parts = (self.judging, self.leaks)
+        parts = (self.judging, self.leaks, self.tail)
         if self._settings.alerts and any(part.wants_alerts for part in parts):
             self.dispatcher = AlertDispatcher(self._settings.alerts)
         context = Context(
@@ -303,7 +316,10 @@ class _Parts:
             meter=meter_provider.get_meter("otelperf"),
             alerts=self.dispatcher,
         )
-        for part in parts:
+        # Leak detection's threads go first: they need nothing from the span pipeline, whose
+        # shutdown may use the whole timeout when the collector is down.
+        self.early_closers += self.leaks.start(context)
+        for part in (self.judging, self.tail):
             self.closers += part.start(context)
         # Alerts last: the parts' final checks may still raise some.
         if self.dispatcher is not None:

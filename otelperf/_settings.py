@@ -176,6 +176,37 @@ class Settings:
         "per second. The environment names it as `module:function`.",
         Function("(span_name, duration_ms, trace_id_hex)"),
     )
+    tail_sampling: str = _setting(
+        "off",
+        "`on`: buffer each local trace until its root ends and export it when it has an "
+        "error, a span over `slow_ms` or its budget, a root slower than its operation's live "
+        "p99, was head-sampled, or its operation had no kept trace for `floor_interval_s`. "
+        "Needs `measure_unsampled=all`. Sees only this process's part of a trace.",
+        Choice("on", "off"),
+    )
+    tail_max_traces: int = _setting(
+        10_000,
+        "Most local traces the tail sampler buffers at once; when it is full the oldest one is "
+        "decided early on the spans it has.",
+        Integer(low=1),
+    )
+    tail_max_spans_per_trace: int = _setting(
+        1_000,
+        "Most spans buffered for one trace; spans beyond it are dropped and counted "
+        "(`otelperf.dropped`).",
+        Integer(low=1),
+    )
+    tail_wait_s: float = _setting(
+        30.0,
+        "Seconds a buffered trace waits for its local root to end before it is decided anyway.",
+        Number(low=0.0, low_open=True),
+    )
+    floor_interval_s: float = _setting(
+        60.0,
+        "With tail sampling, keep at least one trace per operation per this many seconds, so "
+        "every operation has a recent example.",
+        Number(low=0.0, low_open=True),
+    )
     memory_interval_s: float | None = _setting(
         10.0,
         "Seconds between two memory samples (RSS/VMS, Python heap, GC) on the `otelperf-memory` "

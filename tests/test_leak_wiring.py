@@ -46,16 +46,19 @@ class TestMemory:
 
     def test_memory_interval_off_starts_no_memory_thread(self) -> None:
         """memory_interval_s=off: no otelperf-memory thread, no monitor on the handle."""
+        before = set(threading.enumerate())
         handle = otelperf.configure(exporters="none", memory_interval_s="off")
         assert handle.memory is None
-        assert "otelperf-memory" not in {t.name for t in threading.enumerate()}
+        started = set(threading.enumerate()) - before
+        assert "otelperf-memory" not in {t.name for t in started}
 
     def test_shutdown_stops_the_memory_thread(self) -> None:
         """otelperf.shutdown() ends the otelperf-memory thread."""
+        before = set(threading.enumerate())
         otelperf.configure(exporters="none", memory_interval_s=0.1)
-        assert "otelperf-memory" in {t.name for t in threading.enumerate()}
+        [memory] = [t for t in set(threading.enumerate()) - before if t.name == "otelperf-memory"]
         assert otelperf.shutdown()
-        assert "otelperf-memory" not in {t.name for t in threading.enumerate()}
+        assert not memory.is_alive()
 
 
 class TestSpanLeaks:

@@ -79,6 +79,11 @@ MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
         on_slow_example,
         None,
     ),
+    "tail_sampling": ("on", "off", {}, "on", "off", "off"),
+    "tail_max_traces": (50, "100", {}, 50, 100, 10_000),
+    "tail_max_spans_per_trace": (5, "7", {}, 5, 7, 1_000),
+    "tail_wait_s": (1, "2.5", {}, 1.0, 2.5, 30.0),
+    "floor_interval_s": (10, "0.5", {}, 10.0, 0.5, 60.0),
     "memory_interval_s": (2, "off", {}, 2.0, None, 10.0),
     "leak_window_s": (600, "120", {}, 600.0, 120.0, 3600.0),
     "leak_min_growth_mb_per_h": (1, "0", {}, 1.0, 0.0, 10.0),
@@ -187,17 +192,18 @@ class TestErrors:
             (
                 {},
                 {"OTELPERF_EXPORTERS": "otlp,zipkin"},
-                "OTELPERF_EXPORTERS='otlp,zipkin': expected exporter names from: console, none, "
-                "otlp, otlp_proto_grpc, otlp_proto_http",
+                "OTELPERF_EXPORTERS='otlp,zipkin': expected exporter names from: console, "
+                "newrelic, none, otlp, otlp_proto_grpc, otlp_proto_http, sentry",
             ),
             (
                 {"sampel_ratio": 0.5},
                 {},
                 "configure() got unknown setting(s) sampel_ratio: expected one of "
-                "alert_interval_s, alerts, budgets, exporters, key_attributes, leak_deep, "
-                "leak_min_growth_mb_per_h, leak_window_s, max_operations, measure_unsampled, "
-                "memory_interval_s, on_slow, regression_factor, sample_ratio, service_name, "
-                "slow_ms, span_leak_after_s, very_slow_ms, window_s",
+                "alert_interval_s, alerts, budgets, exporters, floor_interval_s, key_attributes, "
+                "leak_deep, leak_min_growth_mb_per_h, leak_window_s, max_operations, "
+                "measure_unsampled, memory_interval_s, on_slow, regression_factor, "
+                "sample_ratio, service_name, slow_ms, span_leak_after_s, tail_max_spans_per_trace, "
+                "tail_max_traces, tail_sampling, tail_wait_s, very_slow_ms, window_s",
             ),
             ({"window_s": 0}, {}, "configure(window_s=0): expected a number > 0"),
             ({}, {"OTELPERF_WINDOW_S": "abc"}, "OTELPERF_WINDOW_S='abc': expected a number > 0"),
@@ -280,6 +286,27 @@ class TestErrors:
                 {},
                 "configure(on_slow=<built-in function print>): expected slow_ms or very_slow_ms "
                 "to be set too (on_slow is called for spans over them)",
+            ),
+            (
+                {},
+                {"OTELPERF_TAIL_SAMPLING": "yes"},
+                "OTELPERF_TAIL_SAMPLING='yes': expected one of on, off",
+            ),
+            (
+                {"tail_max_traces": 0},
+                {},
+                "configure(tail_max_traces=0): expected an integer >= 1",
+            ),
+            (
+                {},
+                {"OTELPERF_TAIL_MAX_SPANS_PER_TRACE": "1e3"},
+                "OTELPERF_TAIL_MAX_SPANS_PER_TRACE='1e3': expected an integer >= 1",
+            ),
+            ({"tail_wait_s": 0}, {}, "configure(tail_wait_s=0): expected a number > 0"),
+            (
+                {},
+                {"OTELPERF_FLOOR_INTERVAL_S": "-5"},
+                "OTELPERF_FLOOR_INTERVAL_S='-5': expected a number > 0",
             ),
             (
                 {"memory_interval_s": 0.01},
