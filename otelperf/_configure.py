@@ -48,7 +48,7 @@ from otelperf.processors.sampling import MeasureAllSampler
 from otelperf.processors.span_leaks import SpanLeakProcessor
 from otelperf.processors.tail_sampling import TailSamplingProcessor
 
-__all__ = ["Handle", "configure", "configure_from_environment", "current", "shutdown"]
+__all__ = ["Handle", "configure", "configure_from_environment", "current", "forget", "shutdown"]
 
 DEFAULT_SHUTDOWN_TIMEOUT_S = 5.0
 # Share of the shutdown a hanging alert sink may take: the final metric export comes after it.
@@ -124,6 +124,18 @@ _handle: Handle | None = None
 def current() -> Handle | None:
     """Return the handle of the configured otelperf, or None before ``configure()``."""
     return _handle
+
+
+def forget(handle: Handle) -> None:
+    """Let ``configure()`` install afresh once ``handle`` is shut down (test isolation only).
+
+    OpenTelemetry's global providers stay set; the pytest plugin (``otelperf.testing``) resets
+    them itself between tests. Does nothing if ``handle`` is not the current one.
+    """
+    global _handle
+    with _lock:
+        if _handle is handle:
+            _handle = None
 
 
 def configure(**settings: object) -> Handle:

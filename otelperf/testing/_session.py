@@ -188,8 +188,6 @@ def scope(sink: Sink) -> Iterator[None]:
 def _forget(handle: _configure.Handle) -> None:
     """Shut down a handle made by ``otelperf.configure()`` inside a scope, and forget it."""
     handle.shutdown(timeout_s=HANDLE_SHUTDOWN_TIMEOUT_S)
-    # configure() keeps its handle in a module global so a second call returns it; clearing it
-    # lets the next test configure otelperf afresh.
-    with _configure._lock:
-        if _configure._handle is handle:
-            _configure._handle = None
+    # configure() keeps its handle so a second call returns it; forgetting it lets the next
+    # test configure otelperf afresh.
+    _configure.forget(handle)
