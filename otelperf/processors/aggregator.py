@@ -107,6 +107,9 @@ class Aggregator:
         # Serialises drainers (the thread, flush() and shutdown) so two never pop the same ring;
         # span processors append without it.
         self._drain_lock = threading.Lock()
+        # Serialises changes of the slow watchers (configure, and tick hooks that pause one);
+        # not the store lock, which tick hooks already hold.
+        self._slow_lock = threading.Lock()
         self._store = KeyedWindows(
             window_ns=window_ns, sub_windows=sub_windows, max_operations=max_operations
         )
@@ -145,8 +148,21 @@ class Aggregator:
         watch, budget examples) each get the spans over their own threshold; the ring keeps
         the spans over the lowest one.
         """
-        with self._lock:
+        with self._slow_lock:
             self._slow_hooks = (*self._slow_hooks, (threshold_ns, hook))
+            self.slow_ns = min(threshold for threshold, _ in self._slow_hooks)
+
+    def retune_slow(self, hook: SlowHook, threshold_ns: int) -> None:
+        """Change the threshold of the watcher ``hook`` (``2**63`` pauses it); O(watchers).
+
+        May be called from a tick hook. Spans already in the ring keep the decision made when
+        they ended.
+        """
+        with self._slow_lock:
+            self._slow_hooks = tuple(
+                (threshold_ns if watcher == hook else threshold, watcher)
+                for threshold, watcher in self._slow_hooks
+            )
             self.slow_ns = min(threshold for threshold, _ in self._slow_hooks)
 
     def now_ns(self) -> int:
@@ -237,11 +253,11 @@ class Aggregator:
         self._tick()
 
     def _hand_slow(self, slow: list[ReadableSpan]) -> None:
-        hooks = self._slow_hooks
-        for threshold_ns, hook in hooks:
-            spans = slow
-            if len(hooks) > 1 and threshold_ns > self.slow_ns:
-                spans = [s for s in slow if _duration_ns(s) >= threshold_ns]
+        # Each watcher gets the spans over its own threshold; filtered here because the ring
+        # kept them under the lowest threshold at the time they ended (thresholds can change).
+        durations = [(_duration_ns(span), span) for span in slow]
+        for threshold_ns, hook in self._slow_hooks:
+            spans = [span for duration_ns, span in durations if duration_ns >= threshold_ns]
             if spans:
                 never_raise(hook)(spans)
 

@@ -10,8 +10,12 @@ not be opened in a backend.
 
 Cost: nothing per span when no latency budget is configured (the watcher is not installed);
 otherwise the ring holds a reference to each span over the lowest threshold until the next drain
-(~100 ms), and the drain does O(matching budgets) dictionary work per such span. Memory: at most
-``max_entries`` examples and ``max_entries`` cached operation matches.
+(~100 ms), and the drain does O(matching budgets) dictionary work per such span. Holding ended
+spans is not free: with every span over the threshold (an outage, or a p50 budget) the request
+thread measured +49 % CPU over the LatencyProcessor alone, mostly cyclic-GC work on the live
+spans (``benchmarks/bench_budgets.py``). :class:`ExampleDuty` bounds it: once a drain brings
+``busy`` such spans, examples are collected during one drain per second only; examples are
+then plentiful anyway. Memory: at most ``max_entries`` examples and cached operation matches.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from otelperf.budgets import Budget
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
-__all__ = ["ExampleTraces"]
+__all__ = ["ExampleDuty", "ExampleTraces"]
 
 _NS_PER_MS = 1_000_000
 # (alert operation, threshold in ms): the operation key for a budget, the selector for an SLO
@@ -40,7 +44,15 @@ class ExampleTraces:
     call: examples are stamped with it.
     """
 
-    __slots__ = ("_budgets", "_examples", "_key_of", "_max_entries", "_targets", "now_ns")
+    __slots__ = (
+        "_budgets",
+        "_examples",
+        "_key_of",
+        "_max_entries",
+        "_targets",
+        "handed",
+        "now_ns",
+    )
 
     def __init__(
         self,
@@ -62,6 +74,7 @@ class ExampleTraces:
         self._targets: dict[str, tuple[_Target, ...]] = {}
         self._examples: dict[_Target, tuple[int, int]] = {}  # -> (trace id, now_ns when seen)
         self.now_ns = 0
+        self.handed = 0  # spans handed in since the owner last reset it
 
     @property
     def threshold_ns(self) -> int | None:
@@ -72,6 +85,7 @@ class ExampleTraces:
 
     def __call__(self, spans: list[ReadableSpan]) -> None:
         """Note the sampled spans over a matching budget's threshold (the aggregator's hook)."""
+        self.handed += len(spans)
         for span in spans:
             context = span.context
             start_ns, end_ns = span.start_time, span.end_time
@@ -120,3 +134,33 @@ class ExampleTraces:
         if examples.pop(target, None) is None and len(examples) >= self._max_entries:
             del examples[next(iter(examples))]
         examples[target] = (trace_id, self.now_ns)
+
+
+class ExampleDuty:
+    """When to watch for examples: always, unless the spans over the threshold are many.
+
+    After each drain the owner reports how many spans the watcher was handed. At ``busy`` or
+    more, watching pauses for ``pause_ns`` and then resumes for (at least) one drain: while spans
+    over the threshold stay that common, examples are collected one drain out of ten (with
+    100 ms drains and a 1 s pause), which bounds the cost of holding them in the ring. Pure.
+    """
+
+    __slots__ = ("_busy", "_pause_ns", "_paused_until")
+
+    def __init__(self, *, busy: int = 256, pause_ns: int = 1_000_000_000) -> None:
+        """Pause after a drain handing ``busy`` spans or more, for ``pause_ns``."""
+        self._busy = busy
+        self._pause_ns = pause_ns
+        self._paused_until: int | None = None
+
+    def after_drain(self, now_ns: int, handed: int) -> bool:
+        """Return whether to watch during the next drain, given what the last one handed."""
+        if self._paused_until is not None:
+            if now_ns < self._paused_until:
+                return False  # spans handed now were kept before the pause: not a measure
+            self._paused_until = None
+            return True
+        if handed >= self._busy:
+            self._paused_until = now_ns + self._pause_ns
+            return False
+        return True

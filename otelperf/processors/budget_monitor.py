@@ -29,7 +29,7 @@ from otelperf.aggregates import KeyedWindows, OperationStats
 from otelperf.alerts import AlertDispatcher
 from otelperf.budgets import Budget, BudgetEvaluator, BudgetStatus, OperationView, Transition
 from otelperf.processors.budget_alerts import to_alert
-from otelperf.processors.budget_examples import ExampleTraces
+from otelperf.processors.budget_examples import ExampleDuty, ExampleTraces
 from otelperf.processors.budget_metrics import BreachKey, register_budget_metrics
 from otelperf.processors.budget_views import LiveView, SketchView
 from otelperf.processors.budget_windows import BlockWindows
@@ -48,6 +48,7 @@ _NO_VIEWS: Mapping[str, OperationView] = MappingProxyType({})
 # The longest SLO burn window (the SRE workbook's slow pair): after a longer gap (a suspended
 # process), older empty sub-windows would only be forgotten again, so they are not fed one by one.
 _LONGEST_BURN_WINDOW_NS = 6 * 3600 * 1_000_000_000
+_PAUSED_NS = 2**63  # a watcher threshold no span reaches
 
 
 class BudgetMonitor:
@@ -98,9 +99,9 @@ class BudgetMonitor:
         self._evaluate_interval_ns = round(evaluate_interval_s * 1e9)
         self._reinit()
         _fork.register(self._reinit)
-        threshold_ns = self._examples.threshold_ns
-        if threshold_ns is not None:
-            aggregator.watch_slow(threshold_ns, self._note_slow)
+        self._example_threshold_ns = self._examples.threshold_ns
+        if self._example_threshold_ns is not None:
+            aggregator.watch_slow(self._example_threshold_ns, self._note_slow)
 
     def _reinit(self) -> None:
         # Also the child's re-init: the aggregator's store starts empty there, so the budget
@@ -124,9 +125,14 @@ class BudgetMonitor:
         self._examples = ExampleTraces(
             evaluator.budgets, key_of=self._aggregator.operation_key, max_entries=self._max_series
         )
+        self._duty = ExampleDuty()
+        # Unknown after a fork (the parent may have paused the watcher): the first tick sets it.
+        # Not set here: this also runs in an at-fork hook, before the aggregator's re-init.
+        self._watching: bool | None = None
 
     def __call__(self, now_ns: int, store: KeyedWindows) -> None:
         """The tick hook: observe closed sub-windows, evaluate the live window, alert."""
+        self._tune_examples(now_ns)
         transitions = self._observe_closed(now_ns, store)
         if self._next_evaluate_ns is None or now_ns >= self._next_evaluate_ns:
             self._next_evaluate_ns = now_ns + self._evaluate_interval_ns
@@ -156,6 +162,17 @@ class BudgetMonitor:
         # A bound method registered once: after a fork it reaches the child's new examples.
         self._examples.now_ns = self._aggregator.now_ns()
         self._examples(spans)
+
+    def _tune_examples(self, now_ns: int) -> None:
+        """Pause or resume the example watcher (see ``ExampleDuty``)."""
+        threshold_ns = self._example_threshold_ns
+        if threshold_ns is None:
+            return
+        watch = self._duty.after_drain(now_ns, self._examples.handed)
+        self._examples.handed = 0
+        if watch is not self._watching:
+            self._watching = watch
+            self._aggregator.retune_slow(self._note_slow, threshold_ns if watch else _PAUSED_NS)
 
     def _observe_closed(self, now_ns: int, store: KeyedWindows) -> list[Transition]:
         """Feed ``observe`` one mapping per closed sub-window, empty ones included, in order.

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from otelperf.processors.aggregator import Aggregator
+from otelperf.processors.budget_examples import ExampleDuty
 from otelperf.processors.budgets import SlowSpanWatch
 from tests.budgets.rig import Rig, all_rigs, rig
 
@@ -93,6 +94,37 @@ class TestRequestPath:
         assert r.aggregator.slow_ns == 40_000_000
 
 
+class TestExampleDuty:
+    @pytest.mark.parametrize(
+        ("drains", "expected"),
+        [
+            ([(0, 10), (100, 255)], [True, True]),  # few spans over the threshold: always
+            ([(0, 256), (500, 0), (999, 0), (1000, 0)], [False, False, False, True]),
+            ([(0, 300), (1000, 0), (1100, 300), (2100, 0)], [False, True, False, True]),
+            ([(0, 300), (1000, 0), (1100, 5)], [False, True, True]),  # calm again: always
+        ],
+    )
+    def test_pauses_for_a_second_after_a_busy_drain(
+        self, drains: list[tuple[int, int]], expected: list[bool]
+    ) -> None:
+        """At 256+ spans in one drain, watch again only after 1 s, for one drain at a time."""
+        duty = ExampleDuty()
+        ms = 1_000_000
+        assert [duty.after_drain(t * ms, handed) for t, handed in drains] == expected
+
+    def test_a_busy_outage_pauses_the_watcher_and_resumes_it(self, rigs: list[Rig]) -> None:
+        """300 slow spans in one drain: the ring stops holding spans for 1 s, then resumes."""
+        r = rig(rigs, "GET /a p95<100ms")
+        trace_ids = r.spans("GET /a", 300, count=300)
+        assert r.aggregator.slow_ns == NEVER_NS  # paused: spans are not held any more
+        [alert] = r.delivered()
+        assert alert.trace_id == trace_ids[-1]  # the busy drain itself still gave examples
+        r.tick(seconds=0.5)
+        assert r.aggregator.slow_ns == NEVER_NS
+        r.tick(seconds=0.6)
+        assert r.aggregator.slow_ns == 100_000_000
+
+
 class TestSeveralWatchers:
     def test_on_slow_and_budget_examples_share_the_ring(self, rigs: list[Rig]) -> None:
         """Each watcher gets the spans over its own threshold; adding one replaces none."""
@@ -117,6 +149,16 @@ class TestSeveralWatchers:
             assert calls == [("GET /a", 600.0, very[0])]
         finally:
             watch.shutdown()
+
+    def test_pausing_one_watcher_keeps_the_other(self, rigs: list[Rig]) -> None:
+        """retune_slow changes one watcher's threshold; the ring threshold follows the lowest."""
+        r = rig(rigs, "GET /a p95<100ms")
+        watch = SlowSpanWatch(slow_ms=500, very_slow_ms=None, on_slow=None, clock=r.clock)
+        r.aggregator.watch_slow(watch.threshold_ns, watch)
+        r.aggregator.retune_slow(r.monitor._note_slow, NEVER_NS)
+        assert r.aggregator.slow_ns == 500_000_000
+        r.aggregator.retune_slow(r.monitor._note_slow, 100_000_000)
+        assert r.aggregator.slow_ns == 100_000_000
 
     def test_the_key_of_a_span_includes_key_attributes(self) -> None:
         """operation_key files a span as the store does (name + key attributes)."""
