@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
+import otelperf
+from otelperf.alerts import Alert
 from otelperf.processors.aggregator import Aggregator
 from otelperf.processors.budget_examples import ExampleDuty
 from otelperf.processors.budgets import SlowSpanWatch
@@ -172,3 +176,44 @@ class TestSeveralWatchers:
             assert aggregator.operation_key(span) == "GET /a {tenant=acme}"
         finally:
             aggregator.shutdown()
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.usefixtures("fresh_globals")
+class TestThroughConfigure:
+    @pytest.mark.parametrize(("sample_ratio", "linked"), [(1.0, True), (0.0, False)])
+    def test_configured_alerts_link_an_exported_trace(
+        self, sample_ratio: float, linked: bool
+    ) -> None:
+        """configure(): a breach alert names a slow exported trace; unexported ones never."""
+        alerts: list[Alert] = []
+        handle = otelperf.configure(
+            exporters="none",
+            window_s=6,
+            budgets="GET /checkout p95<50ms",
+            regression_factor="off",
+            sample_ratio=sample_ratio,
+            alerts=[alerts.append],
+        )
+        assert handle.tracer_provider is not None
+        tracer = handle.tracer_provider.get_tracer("app")
+        trace_ids = set()
+        for _ in range(30):
+            now_ns = time.time_ns()
+            span = tracer.start_span("GET /checkout", start_time=now_ns - 200_000_000)
+            span.end(end_time=now_ns)
+            trace_ids.add(format(span.get_span_context().trace_id, "032x"))
+        assert wait_for(lambda: alerts, 3.0), "no alert within 3 s"
+        assert alerts[0].severity.value == "critical"
+        if linked:
+            assert alerts[0].trace_id in trace_ids
+        else:
+            assert alerts[0].trace_id is None
