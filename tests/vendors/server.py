@@ -75,8 +75,9 @@ class VendorServer:
     """ThreadingHTTPServer on 127.0.0.1 (ephemeral port), HTTP or HTTPS, recording requests.
 
     ``replies`` is consumed one per request (``default`` once empty); ``STALL`` (also as
-    ``default``) holds the request for ``STALL_S`` or until ``close()``. ``ca_file`` is the PEM of the CA that signed the server
-    certificate (TLS only): clients verify against it, nothing disables verification.
+    ``default``) holds the request for ``STALL_S`` or until ``close()``. ``ca_file`` is the PEM
+    of the CA that signed the server certificate (TLS only): clients verify against it, nothing
+    disables verification.
     """
 
     def __init__(self, *, tls: bool = False, tmp: Path | None = None) -> None:
