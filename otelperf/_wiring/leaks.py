@@ -11,11 +11,14 @@ registry's one dict operation in ``on_start``/``on_end``.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from otelperf._errors import ConfigError
+from otelperf._safety import logger, never_raise
 from otelperf._settings import Settings
 from otelperf._wiring import Context
 from otelperf.aggregates import KeyedWindows
@@ -30,10 +33,16 @@ from otelperf.processors.span_leaks import (
     SpanLeakReport,
 )
 
-__all__ = ["Leaks", "analyzer_for"]
+__all__ = ["Leaks", "analyzer_for", "deep_every_for"]
 
 # Warm-up is a twelfth of the leak window, at most 5 minutes (start-up, imports, caches filling).
 _MAX_WARMUP_S = 300.0
+# The analyzer needs 24 samples (its min_samples) in the window; 30 leaves room for the jitter of
+# a busy memory thread and for samples lost to failures.
+_MIN_SAMPLES_PER_WINDOW = 30
+# Deep mode profiles about 60 times per leak window (every minute for the default hour), and the
+# monitor spaces profiles further apart on a large heap (see MemoryMonitor's deep_max_share).
+_PROFILES_PER_WINDOW = 60
 # How often the span-leak registry is scanned (on an aggregator tick; O(open spans)): every 5 s,
 # or every half threshold when that is shorter, so a leak is reported within 1.5 thresholds.
 _SPAN_SCAN_EVERY_S = 5.0
@@ -41,7 +50,7 @@ MEMORY_SHUTDOWN_TIMEOUT_S = 1.0
 
 
 def analyzer_for(settings: Settings) -> GrowthAnalyzer:
-    """The growth analyzer the settings ask for."""
+    """The growth analyzer the settings ask for (warm-up: a twelfth of the window, <= 5 min)."""
     window_s = settings.leak_window_s
     return GrowthAnalyzer(
         window_s=window_s,
@@ -50,21 +59,44 @@ def analyzer_for(settings: Settings) -> GrowthAnalyzer:
     )
 
 
+def deep_every_for(settings: Settings) -> int:
+    """Ticks between two deep-mode profiles: about ``leak_window_s / 60`` seconds, at least 1."""
+    interval_s = settings.memory_interval_s or 1.0
+    return max(1, round(settings.leak_window_s / _PROFILES_PER_WINDOW / interval_s))
+
+
+def _check_window(settings: Settings) -> None:
+    """Raise ``ConfigError`` when the leak window cannot hold enough memory samples."""
+    interval_s = settings.memory_interval_s
+    if interval_s is None or settings.leak_window_s >= _MIN_SAMPLES_PER_WINDOW * interval_s:
+        return
+    raise ConfigError(
+        f"leak_window_s={settings.leak_window_s!r} with memory_interval_s={interval_s!r}: "
+        f"expected leak_window_s >= {_MIN_SAMPLES_PER_WINDOW} x memory_interval_s "
+        f"({_MIN_SAMPLES_PER_WINDOW * interval_s:g} s), or the growth trend never gets enough "
+        f"samples to judge; raise OTELPERF_LEAK_WINDOW_S or lower OTELPERF_MEMORY_INTERVAL_S"
+    )
+
+
 class Leaks:
     """The memory monitor and the span-leak processor, as the settings ask.
 
     The constructor only checks; :meth:`start` starts the ``otelperf-memory`` thread, adds the
-    span processor and registers the metrics.
+    span processor and registers the metrics. Nothing here raises into the application after
+    :meth:`start`: a memory monitor that cannot start is logged and left out, a failing sample or
+    alert is logged and dropped by the monitor.
     """
 
     def __init__(self, settings: Settings) -> None:
-        """Keep the settings; build nothing that runs yet."""
+        """Check the settings (raises ``ConfigError``); build nothing that runs yet."""
         self._settings = settings
+        _check_window(settings)
         analyzer_for(settings)  # the analyzer's own checks, now rather than after install
         self.memory: MemoryMonitor | None = None
         self.span_leaks: SpanLeakProcessor | None = None
         self._context: Context | None = None
-        self._alerter = LeakAlerter()
+        self._alerter = LeakAlerter(interval_s=settings.alert_interval_s)
+        self._alerter_pid = os.getpid()
         self._next_scan_ns = 0
 
     @property
@@ -79,16 +111,14 @@ class Leaks:
         self._context = context
         closers: list[Callable[[], object]] = []
         if settings.memory_interval_s is not None:
-            self.memory = MemoryMonitor(
-                interval_s=settings.memory_interval_s,
-                analyzer=analyzer_for(settings),
-                on_report=self._on_memory_report,
-                deep=settings.leak_deep,
-            )
-            self._register_memory_metrics(context)
-            closers.append(
-                functools.partial(self.memory.shutdown, timeout_s=MEMORY_SHUTDOWN_TIMEOUT_S)
-            )
+            self.memory = never_raise(self._new_monitor)(settings.memory_interval_s)
+            if self.memory is None:
+                logger.error("otelperf: memory monitoring could not start; leak detection is off")
+            else:
+                self._register_memory_metrics(context)
+                closers.append(
+                    functools.partial(self.memory.shutdown, timeout_s=MEMORY_SHUTDOWN_TIMEOUT_S)
+                )
         if settings.span_leak_after_s is not None:
             self.span_leaks = SpanLeakProcessor(
                 leak_after_s=settings.span_leak_after_s, on_leak=self._on_span_leak
@@ -105,6 +135,16 @@ class Leaks:
         return closers
 
     # -- memory -----------------------------------------------------------------------------
+
+    def _new_monitor(self, interval_s: float) -> MemoryMonitor:
+        settings = self._settings
+        return MemoryMonitor(
+            interval_s=interval_s,
+            analyzer=analyzer_for(settings),
+            on_report=self._on_memory_report,
+            deep=settings.leak_deep,
+            deep_every=deep_every_for(settings),
+        )
 
     def _register_memory_metrics(self, context: Context) -> None:
         meter = context.meter
@@ -155,9 +195,14 @@ class Leaks:
         return observe
 
     def _on_memory_report(self, report: GrowthReport, sample: MemorySample) -> None:
-        """On the memory thread: send a leak alert on entering or leaving ``leak_suspected``."""
+        """On the memory thread: let the alerter decide (see ``LeakAlerter``), then submit."""
+        if sample.pid != self._alerter_pid:
+            # A forked child judges its own memory from scratch: the parent's open alert is the
+            # parent's to resolve.
+            self._alerter = LeakAlerter(interval_s=self._settings.alert_interval_s)
+            self._alerter_pid = sample.pid
         context = self._context
-        decision = self._alerter.observe(report)
+        decision = self._alerter.observe(report, now_ns=sample.timestamp_ns)
         if decision is None or context is None or context.alerts is None:
             return
         settings = self._settings

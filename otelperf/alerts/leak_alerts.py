@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from otelperf.alerts._format import format_duration, format_value
 from otelperf.alerts.alert import Alert
 from otelperf.leaks.report import BYTES_PER_MB, GrowthReport, Verdict
 
-__all__ = ["LeakAlerter", "leak_alert", "span_leak_alert"]
+__all__ = ["LeakAlerter", "leak_alert", "leak_severity", "span_leak_alert"]
 
 _H = 3600.0
 # A leak that reaches the memory limit within this many seconds is critical / an error.
 _CRITICAL_ETA_S = 1 * _H
 _ERROR_ETA_S = 24 * _H
+_RANK = {"warning": 1, "error": 2, "critical": 3}
+
+
+def leak_severity(report: GrowthReport) -> str:
+    """How bad a suspected leak is, by its forecast.
+
+    Returns:
+        ``critical`` when the memory limit is reached within an hour, ``error`` within a day,
+        ``warning`` otherwise or when no limit (or no ETA) is known.
+    """
+    eta = report.eta_s
+    if eta is not None and eta <= _CRITICAL_ETA_S:
+        return "critical"
+    if eta is not None and eta <= _ERROR_ETA_S:
+        return "error"
+    return "warning"
 
 
 def leak_alert(
@@ -28,20 +45,14 @@ def leak_alert(
 ) -> Alert:
     """Describe a ``leak_suspected`` report (or its end, with ``resolved``) as a ``leak`` alert.
 
-    Severity follows the forecast: ``critical`` when the memory limit is reached within an hour,
-    ``error`` within a day, ``warning`` otherwise (or when no limit is known). In deep mode the
-    detail names the fastest-growing lines (``file:line``) and object types.
+    Severity follows the forecast (:func:`leak_severity`). In deep mode the detail names the
+    fastest-growing lines (``file:line``) and object types.
     """
-    growth = report.growth_mb_per_h * BYTES_PER_MB
+    # The current rate (see GrowthReport.rate_bytes_per_s), so figure and ETA agree; the window's
+    # own trend is otelperf.memory.growth_rate. A resolved report has no rate: its window trend.
+    growth = report.rate_bytes_per_s * _H or report.growth_mb_per_h * BYTES_PER_MB
     eta = report.eta_s
-    if resolved:
-        severity = "resolved"
-    elif eta is not None and eta <= _CRITICAL_ETA_S:
-        severity = "critical"
-    elif eta is not None and eta <= _ERROR_ETA_S:
-        severity = "error"
-    else:
-        severity = "warning"
+    severity = "resolved" if resolved else leak_severity(report)
     details = [
         f"RSS {format_value(rss_bytes, 'bytes')}, confidence {report.confidence:.2f} over "
         f"{report.samples} samples"
@@ -122,23 +133,61 @@ def span_leak_alert(
 
 
 class LeakAlerter:
-    """Decides when memory reports become alerts: on entering and on leaving ``leak_suspected``.
+    """Decides when memory reports become ``leak`` alerts. Pure; fed by one thread.
 
-    ``growing`` alone does not alert (it is the recent half only; it shows in the metrics). Not
-    thread-safe: one owner (the memory thread) calls :meth:`observe`.
+    An alert is raised on entering ``leak_suspected``; raised again while it lasts when its
+    severity rises (the ETA to the memory limit shrinks below a day, then an hour) or when deep
+    mode names another line as the fastest-growing one; and resolved once the verdict is back to
+    ``stable``. ``growing`` alone neither raises nor resolves: it is the recent half only, and
+    shows in the metrics. ``insufficient_data`` does not resolve either: samples missing from the
+    window (a busy or paused memory thread) say nothing about the leak. A lower severity is not
+    sent (the alert stays open at the level it reached). A new owner (a forked child) starts with
+    a new alerter.
+
+    At most one alert per ``interval_s`` (the ``alert_interval_s`` setting): a change found
+    sooner is held back and sent by a later report if it still stands, so a trend hovering at the
+    threshold cannot flood the sinks.
     """
 
-    def __init__(self) -> None:
-        """Start with no leak reported."""
-        self._reported = False
+    def __init__(self, *, interval_s: float = 60.0) -> None:
+        """Start with no leak reported.
 
-    def observe(self, report: GrowthReport) -> bool | None:
-        """Return True to raise a leak alert, False to resolve it, None for nothing to send."""
-        leaking = report.verdict == Verdict.LEAK_SUSPECTED
-        if leaking and not self._reported:
-            self._reported = True
-            return True
-        if self._reported and report.verdict in (Verdict.STABLE, Verdict.INSUFFICIENT_DATA):
-            self._reported = False
-            return False
-        return None
+        Args:
+            interval_s: Least time between two alerts, in seconds (>= 0).
+
+        Raises:
+            ValueError: If ``interval_s`` is negative or not finite.
+        """
+        if not (interval_s >= 0 and math.isfinite(interval_s)):
+            raise ValueError(f"interval_s={interval_s!r}: expected a finite number >= 0")
+        self._interval_ns = int(interval_s * 1e9)
+        self._open = False  # a leak alert was sent and not resolved yet
+        self._sent_rank = 0  # rank of the severity last sent while open
+        self._sent_top: tuple[str, int] | None = None  # the top growing line last sent
+        self._last_sent_ns: int | None = None
+
+    def observe(self, report: GrowthReport, *, now_ns: int) -> bool | None:
+        """Return True to send a leak alert for ``report``, False to resolve it, None for nothing.
+
+        Args:
+            report: The latest report.
+            now_ns: Monotonic time of the report (its sample's timestamp).
+        """
+        verdict = report.verdict
+        send: bool | None = None
+        rank = _RANK[leak_severity(report)]
+        top = (report.top_sites[0].file, report.top_sites[0].line) if report.top_sites else None
+        if verdict == Verdict.LEAK_SUSPECTED:
+            moved = top is not None and top != self._sent_top
+            if not self._open or rank > self._sent_rank or moved:
+                send = True
+        elif self._open and verdict == Verdict.STABLE:
+            send = False
+        last_ns = self._last_sent_ns
+        if send is None or (last_ns is not None and now_ns - last_ns < self._interval_ns):
+            return None
+        self._last_sent_ns = now_ns
+        self._open = send
+        self._sent_rank = rank if send else 0
+        self._sent_top = top if send else None
+        return send

@@ -64,13 +64,21 @@ def running_floor(ts: Sequence[float], ys: Sequence[float], *, width_s: float) -
     return floor
 
 
-def steady_rise(ts: Sequence[float], ys: Sequence[float], *, slices: int, max_share: float) -> bool:
+def steady_rise(
+    ts: Sequence[float],
+    ys: Sequence[float],
+    *,
+    slices: int,
+    max_share: float,
+    min_share: float = 0.0,
+) -> bool:
     """Whether the minima of ``slices`` equal time slices rise steadily.
 
     Steady: every slice holds a point, the last minimum is above the first, at most one
-    slice-to-slice increment is not positive, and none carries more than ``max_share`` of the total
-    rise. A leak passes; a step (all of its rise in one increment) and a sawtooth (minima going up
-    and down) fail.
+    slice-to-slice increment is not a rise (a rise is positive and at least ``min_share`` of the
+    total rise), and none carries more than ``max_share`` of the total rise. A leak passes; a step
+    (all of its rise in one increment), a sawtooth (minima going up and down) and, with
+    ``min_share``, a ramp over two slices between slow creeps (small increments elsewhere) fail.
     """
     if len(ts) < 2 or slices < 2:
         return False
@@ -87,7 +95,7 @@ def steady_rise(ts: Sequence[float], ys: Sequence[float], *, slices: int, max_sh
     steps = [b - a for a, b in pairwise(lows)]
     return (
         rise > 0
-        and sum(1 for step in steps if step > 0) >= len(steps) - 1
+        and sum(1 for step in steps if step > 0 and step >= min_share * rise) >= len(steps) - 1
         and max(steps) <= max_share * rise
     )
 

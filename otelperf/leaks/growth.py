@@ -13,13 +13,21 @@ that is flattened to its troughs, while a leak lifts the troughs with everything
   fraction of the floor's pairwise slopes that are positive (0.5 means no trend).
 - A **leak** needs all of: a slope of at least ``min_growth_mb_per_h``; growth still going on in
   the recent half, at no less than half the window's pace (a saturating cache warm-up slows down,
-  a leak does not); ``confidence >= min_confidence``; data covering at least half of the window;
+  a leak does not); ``confidence >= min_confidence``; data covering (90 % of) the whole window, so
+  that a young process's history (start-up creep, then a cache filling) is never judged on a
+  fraction of the window where one ramp fills half of it;
   and a *steady* rise: the minima of ``segments`` time slices rise from nearly every slice to the
-  next and no single increment carries half of the total rise (a step after cache warm-up puts all
-  of its rise into one increment).
+  next, each of those rises carrying at least a quarter of the mean increment, and no single
+  increment carries half of the total rise (a step after cache warm-up puts all of its rise into
+  one increment; a ramp over two slices leaves the others with slow creep at most).
 - **Growing** means the recent half alone passes the slope, confidence and steadiness tests (on
   three slices) while the whole window does not: a young process, a warm-up still under way.
 - Anything else with enough samples is **stable**, including a step that has levelled off.
+
+The forecast divides the headroom below a limit by the *current* rate: for a leak the larger of
+the two slopes (a leak that began a while into the window, after a flat stretch, grows faster than
+the whole window's median slope says, and a sooner ETA is the safer error), for growth the recent
+slope.
 """
 
 from __future__ import annotations
@@ -42,9 +50,16 @@ _RECENT_SHARE = 0.5
 # Steadiness: no slice-to-slice rise of the minima may carry more than this share of the total rise.
 # A step puts ~100 % into one increment; a steady leak spreads it evenly (20 % each with 6 slices).
 _MAX_STEP_SHARE = 0.5
+# An increment counts as a rise only if it carries at least a quarter of the mean increment
+# (5 % of the total rise with 6 slices). Slow creep (allocator fragmentation, a warming process)
+# lifts every slice a little; without this floor a ramp over two slices between stretches of creep
+# would read as steady growth.
+_MIN_STEP_OF_MEAN = 0.25
 # The recent half is judged on 3 slices (2 increments, ~50 % each), so it tolerates more noise.
 _RECENT_SLICES = 3
 _MAX_STEP_SHARE_RECENT = 0.75
+# A leak is judged on a full window; 10 % slack for sampling jitter and the decimation spacing.
+_MIN_COVER = 0.9
 # Peaks, not averages, hit a limit: the level is this quantile of the recent points.
 _LEVEL_QUANTILE = 0.9
 
@@ -57,7 +72,7 @@ class _Trend:
     confidence: float
     samples: int
     span_s: float
-    rate: float  # bytes/s behind the ETA: 0.0 unless growing or leak_suspected
+    rate: float  # bytes/s now (GrowthReport.rate_bytes_per_s): 0.0 unless growing or a leak
     level: float | None
 
 
@@ -202,6 +217,7 @@ class GrowthAnalyzer:
             slope_bytes_per_s=trend.slope,
             growth_mb_per_h=trend.slope * _S_PER_H / BYTES_PER_MB,
             recent_slope_bytes_per_s=trend.recent_slope,
+            rate_bytes_per_s=trend.rate,
             confidence=trend.confidence,
             samples=trend.samples,
             span_s=trend.span_s,
@@ -230,10 +246,16 @@ class GrowthAnalyzer:
                 slope >= threshold
                 and recent_slope >= _RECENT_SHARE * slope
                 and confidence >= self._min_confidence
-                and ts[-1] * _NS_PER_S >= self._window_ns / 2
-                and steady_rise(ts, ys, slices=self._segments, max_share=_MAX_STEP_SHARE)
+                and ts[-1] * _NS_PER_S >= _MIN_COVER * self._window_ns
+                and steady_rise(
+                    ts,
+                    ys,
+                    slices=self._segments,
+                    max_share=_MAX_STEP_SHARE,
+                    min_share=_MIN_STEP_OF_MEAN / (self._segments - 1),
+                )
             ):
-                verdict, rate = Verdict.LEAK_SUSPECTED, slope
+                verdict, rate = Verdict.LEAK_SUSPECTED, max(slope, recent_slope)
             elif (
                 recent_slope >= threshold
                 and recent_confidence >= self._min_confidence

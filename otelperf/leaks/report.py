@@ -75,6 +75,10 @@ class GrowthReport:
             window; 0.0 with fewer than 2 points.
         growth_mb_per_h: ``slope_bytes_per_s`` in MB (MiB) per hour.
         recent_slope_bytes_per_s: The same slope over the latest half of the window.
+        rate_bytes_per_s: The current growth rate, behind ``eta_s`` and a leak alert's figure:
+            for leak_suspected the larger of the two slopes (a leak that began inside the window
+            grows faster than the whole window's trend says), for growing the recent slope, else
+            0.0.
         confidence: Fraction of the floor's pairwise slopes that are positive, in [0, 1], ties
             counted half: 0.5 means no trend, 1.0 a rise between every pair; 0.0 below 2 points.
         samples: Points the trend is computed from (after warm-up and decimation).
@@ -93,6 +97,7 @@ class GrowthReport:
     slope_bytes_per_s: float
     growth_mb_per_h: float
     recent_slope_bytes_per_s: float
+    rate_bytes_per_s: float
     confidence: float
     samples: int
     span_s: float

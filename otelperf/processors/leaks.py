@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -36,8 +37,12 @@ class MemoryMonitor:
 
     Every ``interval_s`` (the first at once) the thread takes a :class:`MemorySample`, feeds its
     RSS to the analyzer and builds a report with an ETA against the sample's limit (against
-    ``RLIMIT_AS`` the usage is the virtual size). In deep mode every ``deep_every``-th tick also
-    profiles allocations; the latest growing sites and types ride on every report. The report and
+    ``RLIMIT_AS`` the usage is the virtual size). In deep mode the tick also profiles allocations
+    when ``deep_every`` ticks have passed since the last profile *and* the time since its start is
+    at least its duration divided by ``deep_max_share``: a profile costs about 4 µs per live
+    block, so on a large heap the second rule spaces profiles out and caps the share of time the
+    thread spends profiling (and holding the GIL for the snapshot). The latest growing sites and
+    types ride on every report. The report and
     sample become :attr:`latest`, then go to ``on_report``. A failing sample is dropped
     (``never_raise``) and a failing callback logged; neither ends the thread. Logs go through the
     ``otelperf`` logger, which folds repeats.
@@ -56,6 +61,7 @@ class MemoryMonitor:
         on_report: ReportCallback | None = None,
         deep: bool = False,
         deep_every: int = 6,
+        deep_max_share: float = 0.2,
         profiler: AllocationProfiler | None = None,
     ) -> None:
         """Start monitoring.
@@ -69,22 +75,29 @@ class MemoryMonitor:
             on_report: Called on the memory thread after each sample; must return quickly.
             deep: Turn deep mode on: starts tracemalloc for the whole process (costly, see
                 :mod:`otelperf.processors.allocations`).
-            deep_every: Profile on every ``deep_every``-th tick (the first included).
+            deep_every: Profile at most every ``deep_every``-th tick (the first included).
+            deep_max_share: Largest share of wall time spent profiling, in (0, 1]: after a
+                profile that took ``d`` seconds, the next starts ``d / deep_max_share`` seconds
+                after it at the earliest.
             profiler: Deep-mode profiler (default :class:`AllocationProfiler`); used if ``deep``.
 
         Raises:
-            ValueError: If ``interval_s`` is not a finite positive number or ``deep_every`` < 1.
+            ValueError: If ``interval_s`` is not a finite positive number, ``deep_every`` < 1
+                or ``deep_max_share`` is outside (0, 1].
         """
         if not (interval_s > 0 and math.isfinite(interval_s)):
             raise ValueError(f"interval_s={interval_s!r}: expected a finite number > 0")
         if deep_every < 1:
             raise ValueError(f"deep_every={deep_every!r}: expected an integer >= 1")
+        if not 0 < deep_max_share <= 1:
+            raise ValueError(f"deep_max_share={deep_max_share!r}: expected a number in (0, 1]")
         self._interval_s = interval_s
         self._analyzer = analyzer if analyzer is not None else GrowthAnalyzer()
         self._sampler = sampler if sampler is not None else MemorySampler()
         self._on_report = on_report
         self._profiler = (profiler or AllocationProfiler()) if deep else None
         self._deep_every = deep_every
+        self._deep_max_share = deep_max_share
         self._closed = False
         self._pid = -1  # no process yet: _reinit below sets everything up as for a fresh child
         if self._profiler is not None:
@@ -116,7 +129,8 @@ class MemoryMonitor:
         self._stop = threading.Event()
         self._latest: tuple[GrowthReport, MemorySample] | None = None
         self._culprits: tuple[tuple[AllocationSite, ...], tuple[TypeGrowth, ...]] = ((), ())
-        self._ticks = 0
+        self._ticks_since_profile = self._deep_every  # the first tick profiles
+        self._profile_after_ns = 0  # monotonic time before which no profile starts
         if inherited:
             self._analyzer.reset()
             self._sampler.reinit()
@@ -153,6 +167,16 @@ class MemoryMonitor:
         if self._profiler is not None and self._closed:
             self._profiler.stop()  # in case shutdown() gave up waiting for us
 
+    def _maybe_profile(self, profiler: AllocationProfiler) -> None:
+        self._ticks_since_profile += 1
+        started_ns = time.monotonic_ns()
+        if self._ticks_since_profile < self._deep_every or started_ns < self._profile_after_ns:
+            return
+        self._culprits = profiler.diff()
+        took_ns = time.monotonic_ns() - started_ns
+        self._ticks_since_profile = 0
+        self._profile_after_ns = started_ns + int(took_ns / self._deep_max_share)
+
     @never_raise
     def _tick(self) -> None:
         sample = self._sampler.sample()
@@ -164,10 +188,8 @@ class MemoryMonitor:
             usage_bytes=sample.vms_bytes if against_vms else None,
         )
         if self._profiler is not None:
-            if self._ticks % self._deep_every == 0:
-                self._culprits = self._profiler.diff()
+            self._maybe_profile(self._profiler)
             report = replace(report, top_sites=self._culprits[0], top_types=self._culprits[1])
-        self._ticks += 1
         with self._lock:
             self._latest = (report, sample)
         if self._on_report is not None:

@@ -155,9 +155,9 @@ class TestVerdicts:
         assert analyse(lambda t, rng: BASE + noise(rng)).confidence == pytest.approx(0.5, abs=0.15)
 
     def test_young_process_with_steady_growth_is_growing(self) -> None:
-        """Growth seen over less than half the window is growing, not yet a leak."""
+        """Growth seen over less than the window is growing, not yet a leak."""
         analyzer = GrowthAnalyzer(window_s=WINDOW_S, warmup_s=WARMUP_S)
-        feed(analyzer, leak(60.0), duration_s=WARMUP_S + 0.4 * WINDOW_S)
+        feed(analyzer, leak(60.0), duration_s=WARMUP_S + 0.8 * WINDOW_S)
         report = analyzer.report()
         assert report.verdict is Verdict.GROWING
         assert report.recent_slope_bytes_per_s * 3600 / MB == pytest.approx(60.0, rel=0.2)
@@ -194,6 +194,57 @@ class TestVerdicts:
         }
 
 
+def verdicts_over_time(
+    shape: Shape, *, duration_s: float = WARMUP_S + 1.5 * WINDOW_S, seed: int = 0
+) -> list[tuple[float, Verdict]]:
+    """Feed ``shape`` every 10 s and take the verdict after every sample, as the monitor does."""
+    analyzer = GrowthAnalyzer(window_s=WINDOW_S, warmup_s=WARMUP_S, min_growth_mb_per_h=10.0)
+    rng, verdicts, t = random.Random(seed), [], 0.0
+    while t <= duration_s:
+        analyzer.add(timestamp_ns=round(t * 1e9), value_bytes=max(0, round(shape(t, rng))))
+        verdicts.append((t, analyzer.report().verdict))
+        t += 10.0
+    return verdicts
+
+
+def ramp(start_s: float, length_s: float, height_mb: float = 80.0) -> Shape:
+    """A cache filling linearly from ``start_s`` for ``length_s``, then full."""
+    return lambda t, rng: BASE + height_mb * MB * min(1.0, max(0.0, t - start_s) / length_s)
+
+
+def creep(rate_mb_per_h: float) -> Shape:
+    """Slow sub-threshold growth (fragmentation, a warming process) with noise."""
+    return lambda t, rng: rate_mb_per_h * MB * t / 3600 + noise(rng, 0.3)
+
+
+class TestOverTime:
+    @pytest.mark.parametrize(
+        "start_s",
+        [WARMUP_S + 600, WARMUP_S + 1200, WARMUP_S + 2400, WARMUP_S + 4200],
+        ids=["young process", "half window", "window old", "after a full window"],
+    )
+    @pytest.mark.parametrize("length_s", [60.0, 900.0], ids=["fast fill", "15 min fill"])
+    @pytest.mark.parametrize("creep_mb_per_h", [0.0, 5.0, 9.0])
+    def test_cache_fill_over_creep_is_never_a_leak_at_any_moment(
+        self, start_s: float, length_s: float, creep_mb_per_h: float
+    ) -> None:
+        """A cache filling fast over a creeping baseline: never leak_suspected, sample by sample."""
+        shape, baseline = ramp(start_s, length_s), creep(creep_mb_per_h)
+        with_creep: Shape = lambda t, rng: shape(t, rng) + baseline(t, rng)  # noqa: E731
+        flagged = [t for t, v in verdicts_over_time(with_creep) if v is Verdict.LEAK_SUSPECTED]
+        assert flagged == []
+
+    @pytest.mark.parametrize("rate_mb_per_h", [12.0, 20.0, 100.0])
+    def test_steady_leak_is_flagged_within_warmup_plus_one_window(
+        self, rate_mb_per_h: float
+    ) -> None:
+        """A leak from the start is suspected by warm-up + one window, and stays suspected."""
+        timeline = verdicts_over_time(leak(rate_mb_per_h))
+        first = next(t for t, v in timeline if v is Verdict.LEAK_SUSPECTED)
+        assert first <= WARMUP_S + WINDOW_S
+        assert all(v is Verdict.LEAK_SUSPECTED for t, v in timeline if t > WARMUP_S + WINDOW_S)
+
+
 class TestWarmup:
     def test_samples_inside_warmup_are_ignored(self) -> None:
         """Only samples from warmup_s after the first one count."""
@@ -207,12 +258,12 @@ class TestWarmup:
 
     @pytest.mark.parametrize(
         ("warmup_s", "expected"),
-        [(0.0, Verdict.LEAK_SUSPECTED), (30 * 60.0, Verdict.INSUFFICIENT_DATA)],
+        [(0.0, Verdict.LEAK_SUSPECTED), (55 * 60.0, Verdict.INSUFFICIENT_DATA)],
     )
     def test_growth_during_warmup_is_not_judged(self, warmup_s: float, expected: Verdict) -> None:
-        """40 min of steady growth is a leak without warm-up, but not when 30 min are warm-up."""
+        """62 min of steady growth is a leak without warm-up, but not when 55 min are warm-up."""
         analyzer = GrowthAnalyzer(window_s=WINDOW_S, warmup_s=warmup_s)
-        feed(analyzer, leak(100.0), duration_s=40 * 60.0)
+        feed(analyzer, leak(100.0), duration_s=62 * 60.0)
         assert analyzer.report().verdict is expected
 
 
@@ -252,7 +303,23 @@ class TestEta:
         analyzer = GrowthAnalyzer()
         feed(analyzer, leak(36.0))
         report = analyzer.report(limit_bytes=1000 * MB, usage_bytes=900 * MB)
-        assert report.eta_s == pytest.approx(100 * MB / report.slope_bytes_per_s)
+        assert report.eta_s == pytest.approx(100 * MB / report.rate_bytes_per_s)
+
+    def test_rate_of_a_leak_that_began_inside_the_window_is_the_recent_one(self) -> None:
+        """After a slow drift, a fast leak's rate (and ETA) follow the leak, not the window."""
+
+        def drift_then_leak(t: float, rng: random.Random) -> float:
+            # 8 MB/h drift, then from 40 % into the window a 100 MB/h leak on top of it.
+            began_s = WARMUP_S + 0.4 * WINDOW_S
+            return leak(8.0)(t, rng) + 100.0 * MB * max(0.0, t - began_s) / 3600
+
+        report = analyse(drift_then_leak, limit_bytes=2000 * MB)
+        assert report.verdict is Verdict.LEAK_SUSPECTED
+        true_rate = 108.0 * MB / 3600
+        assert report.slope_bytes_per_s < 0.8 * true_rate  # the window's median lags
+        assert report.rate_bytes_per_s == pytest.approx(true_rate, rel=0.2)
+        assert report.eta_s is not None and report.level_bytes is not None
+        assert report.eta_s == pytest.approx((2000 * MB - report.level_bytes) / true_rate, rel=0.2)
 
 
 class TestBounds:
