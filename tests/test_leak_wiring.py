@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import tracemalloc
 
 import pytest
 from opentelemetry import trace
 
 import otelperf
+from otelperf._errors import ConfigError
 from otelperf._receiver import OTLPReceiver
+from otelperf._settings import resolve
+from otelperf._wiring import leaks as wiring_leaks
+from otelperf._wiring.leaks import deep_every_for
 from otelperf.alerts import Alert
+from otelperf.processors.leaks import MemoryMonitor
 
 pytestmark = pytest.mark.usefixtures("fresh_globals")
 
@@ -102,3 +109,58 @@ class TestSpanLeaks:
         """span_leak_after_s=off: no span-leak processor on the handle."""
         handle = otelperf.configure(exporters="none", span_leak_after_s="off")
         assert handle.span_leaks is None
+
+
+class TestLeakSettings:
+    @pytest.mark.parametrize(
+        ("window_s", "interval_s", "every"),
+        [(3600.0, 10.0, 6), (10.0, 0.1, 2), (86400.0, 10.0, 144), (3600.0, 120.0, 1)],
+    )
+    def test_deep_profiles_come_about_60_times_per_window(
+        self, window_s: float, interval_s: float, every: int
+    ) -> None:
+        """deep_every_for spaces profiles leak_window_s / 60 apart, at least one tick."""
+        settings = resolve({"leak_window_s": window_s, "memory_interval_s": interval_s}, {})
+        assert deep_every_for(settings) == every
+
+    def test_window_too_short_for_the_interval_is_a_config_error(self) -> None:
+        """A window holding fewer than 30 samples is refused, naming both settings."""
+        with pytest.raises(ConfigError) as raised:
+            otelperf.configure(exporters="none", memory_interval_s=10, leak_window_s=60)
+        message = str(raised.value)
+        assert "leak_window_s=60.0 with memory_interval_s=10.0" in message
+        assert "expected leak_window_s >= 30 x memory_interval_s (300 s)" in message
+        assert "otelperf-memory" not in {t.name for t in threading.enumerate()}
+
+    def test_short_window_is_fine_when_memory_sampling_is_off(self) -> None:
+        """With memory_interval_s=off the window is not checked (nothing samples)."""
+        handle = otelperf.configure(exporters="none", memory_interval_s="off", leak_window_s=10)
+        assert handle.memory is None
+
+
+class TestFailures:
+    def test_monitor_that_cannot_start_is_logged_and_left_out(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """configure() still returns (spans tracked) when the memory thread cannot start."""
+        monkeypatch.setenv("OTELPERF_RAISE_INTERNAL_ERRORS", "0")
+
+        def no_threads(**kwargs: object) -> MemoryMonitor:
+            raise RuntimeError("can't start new thread")
+
+        monkeypatch.setattr(wiring_leaks, "MemoryMonitor", no_threads)
+        with caplog.at_level(logging.ERROR, logger="otelperf"):
+            handle = otelperf.configure(exporters="none", memory_interval_s=1)
+        assert handle.memory is None
+        assert handle.span_leaks is not None
+        assert any("memory monitoring could not start" in r.getMessage() for r in caplog.records)
+
+    def test_deep_mode_traces_allocations_until_shutdown(self) -> None:
+        """leak_deep=true starts tracemalloc with the monitor and stops it at shutdown."""
+        if tracemalloc.is_tracing():
+            pytest.skip("tracemalloc already on (python -X tracemalloc)")
+        handle = otelperf.configure(exporters="none", memory_interval_s=0.1, leak_deep=True)
+        assert handle.memory is not None
+        assert tracemalloc.is_tracing()
+        assert otelperf.shutdown()
+        assert not tracemalloc.is_tracing()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import os
 import threading
@@ -15,7 +16,15 @@ from pathlib import Path
 import pytest
 
 import otelperf._safety
-from otelperf.leaks import BYTES_PER_MB, GrowthAnalyzer, GrowthReport, MemoryLimit, Verdict
+from otelperf.leaks import (
+    BYTES_PER_MB,
+    AllocationSite,
+    GrowthAnalyzer,
+    GrowthReport,
+    MemoryLimit,
+    TypeGrowth,
+    Verdict,
+)
 from otelperf.processors.allocations import AllocationProfiler
 from otelperf.processors.leaks import MEMORY_THREAD_NAME, MemoryMonitor
 from otelperf.processors.memory import MemorySample, MemorySampler, read_memory_limit
@@ -382,6 +391,44 @@ class TestMemoryMonitor:
         assert tracemalloc.is_tracing() is was_tracing
         store.clear()
 
+    def test_slow_profiles_are_spaced_out_to_cap_their_share_of_time(
+        self, monitors: list[MemoryMonitor]
+    ) -> None:
+        """A 50 ms profile with deep_max_share=0.1 runs at most every 0.5 s, ticks or not."""
+
+        class SlowProfiler(AllocationProfiler):
+            def __init__(self) -> None:
+                super().__init__(count_types=False)
+                self.started_at: list[float] = []
+
+            def start(self) -> None:  # no tracemalloc: only the spacing is under test
+                pass
+
+            def stop(self) -> None:
+                pass
+
+            def diff(self) -> tuple[tuple[AllocationSite, ...], tuple[TypeGrowth, ...]]:
+                self.started_at.append(time.monotonic())
+                time.sleep(0.05)
+                return (), ()
+
+        profiler = SlowProfiler()
+        ticks: list[int] = []
+        monitors.append(
+            MemoryMonitor(
+                interval_s=0.005,
+                on_report=lambda r, s: ticks.append(1),
+                deep=True,
+                deep_every=1,
+                deep_max_share=0.1,
+                profiler=profiler,
+            )
+        )
+        assert wait_for(lambda: len(profiler.started_at) >= 3, timeout_s=5.0)
+        gaps = [b - a for a, b in itertools.pairwise(profiler.started_at)]
+        assert min(gaps) >= 0.5 * 0.95
+        assert len(ticks) > 4 * len(profiler.started_at)  # sampling went on in between
+
     def test_eta_counts_virtual_size_against_rlimit_as(self, monitors: list[MemoryMonitor]) -> None:
         """Against RLIMIT_AS the headroom is limit minus virtual size, not minus RSS."""
         limit = MemoryLimit(limit_bytes=2000 * MB, source="rlimit_as")
@@ -466,10 +513,12 @@ class TestMemoryMonitor:
             ({"interval_s": 0.0}, "interval_s"),
             ({"interval_s": float("inf")}, "interval_s"),
             ({"deep_every": 0}, "deep_every"),
+            ({"deep_max_share": 0.0}, "deep_max_share"),
+            ({"deep_max_share": 1.5}, "deep_max_share"),
         ],
     )
     def test_bad_argument_raises(self, kwargs: dict[str, float], name: str) -> None:
-        """interval_s must be finite and positive, deep_every >= 1."""
+        """interval_s must be finite and positive, deep_every >= 1, deep_max_share in (0, 1]."""
         with pytest.raises(ValueError, match=name):
             MemoryMonitor(**kwargs)  # type: ignore[arg-type]
 
