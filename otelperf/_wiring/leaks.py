@@ -6,6 +6,23 @@ Metrics (names and units are a contract with the dashboard, see
 ``otelperf.leak.suspected`` (0/1) and ``otelperf.spans.unfinished`` ({span}, by ``span.name``).
 All are read at collection time from the latest sample: nothing runs per span but the span-leak
 registry's one dict operation in ``on_start``/``on_end``.
+
+Choices, and why:
+
+- Warm-up is a twelfth of ``leak_window_s``, at most 5 minutes: imports, connection pools and
+  caches grow a young process for a few minutes; a leak is then judged on a whole window.
+- ``leak_window_s`` must hold 30 samples (``ConfigError`` otherwise): the analyzer needs 24, and
+  a window that can never reach them would silently never detect anything.
+- ``leak`` alerts follow :class:`~otelperf.alerts.leak_alerts.LeakAlerter`: on entering
+  ``leak_suspected``, on a higher severity (ETA to the memory limit under a day: error, under an
+  hour: critical), when deep mode names another top line, and once when resolved; at most one per
+  ``alert_interval_s``. A forked child starts with its own alerter.
+- Deep mode profiles about 60 times per window (every minute by default); the monitor spaces
+  profiles further apart when they are slow (large heaps), see ``MemoryMonitor``.
+- The span registry is scanned on an aggregator tick every ``min(5 s, span_leak_after_s / 2)``:
+  a span leak is reported within 1.5 thresholds, without a thread of its own. The tick runs under
+  the aggregator's store lock, so a scan delays statistics readers by its length: about 2 ms for
+  10 000 open spans, the registry's cap (``benchmarks/bench_span_leaks.py``).
 """
 
 from __future__ import annotations
