@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode, TraceFlags
 
 from otelperf import _fork
 from otelperf._safety import logger, never_raise, raise_internal_errors
@@ -52,6 +52,7 @@ _NS_PER_MS = 1_000_000
 _NO_LIMIT_NS = 2**63
 _KIND_NAMES = {kind: kind.name.lower() for kind in SpanKind}
 _ERROR = StatusCode.ERROR
+_SAMPLED = TraceFlags.SAMPLED
 
 
 class TailSamplingProcessor(SpanProcessor):
@@ -167,7 +168,7 @@ class TailSamplingProcessor(SpanProcessor):
         """Mark head-sampled spans; open the buffer of a local root that was not sampled."""
         try:
             context = span.context
-            if context.trace_flags.sampled:
+            if context.trace_flags & _SAMPLED:  # one property read less than .sampled
                 # Attributes can still be set now; after the end the span is read-only.
                 span.set_attribute(REASON_ATTRIBUTE, "head")
                 return
@@ -189,7 +190,7 @@ class TailSamplingProcessor(SpanProcessor):
         try:
             context = span.context
             parent = span.parent
-            if context.trace_flags.sampled:
+            if context.trace_flags & _SAMPLED:
                 self._inner.on_end(span)
                 if parent is None or parent.is_remote:
                     operation = self._operation(span)
