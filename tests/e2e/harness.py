@@ -89,9 +89,14 @@ def telemetry_env(endpoint: str, protocol: str, **extra: str) -> dict[str, str]:
 
 
 def plain_env(**extra: str) -> dict[str, str]:
-    """Environment without any ``OTEL_*``/``OTELPERF_*`` variable (the app's own)."""
+    """Environment without any ``OTEL_*``/``OTELPERF_*`` variable (the app's own).
+
+    ``E2E_OTELPERF_PATH`` (a directory holding an ``otelperf`` package) puts that otelperf
+    before the installed one in the apps: the way to run this suite against a patched tree.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTELPERF_"))}
-    env.update(PYTHONUNBUFFERED="1", PYTHONPATH=str(APPS))
+    paths = [os.environ["E2E_OTELPERF_PATH"]] if os.environ.get("E2E_OTELPERF_PATH") else []
+    env.update(PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join([*paths, str(APPS)]))
     env.update(extra)
     return env
 
