@@ -18,7 +18,7 @@ import functools
 import os
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from opentelemetry import metrics, trace
@@ -29,6 +29,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from otelperf import _exporters
+from otelperf._otlp_presets import with_otlp_preset
 from otelperf._safety import logger, never_raise
 from otelperf._sampler import head_sampler
 from otelperf._settings import Settings, resolve, source_of
@@ -208,14 +209,18 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     )
     attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
     resource = Resource.create(attributes)
-    span_exporters = _exporters.span_exporters(settings.exporters, environ)
+    environ = with_otlp_preset(settings.otlp_preset, environ)
+    span_exporters = _exporters.span_exporters(
+        settings.exporters, environ, otlp_preset=settings.otlp_preset
+    )
     names_given = source_of("exporters", given, environ) in ("kwarg", "OTELPERF_EXPORTERS")
     metric_names = _exporters.metric_exporter_names(
         settings.exporters, names_given=names_given, environ=environ
     )
     parts = _Parts(settings)
     aggregator = _aggregator(settings)
-    readers = _readers(metric_names, aggregator, resource, environ)
+    made: list[object] = []
+    readers = _readers(metric_names, aggregator, resource, environ, settings.otlp_preset, made)
     # shutdown_on_exit=False: the SDK's own atexit hook is unbounded when exporters hang; ours
     # (registered below) runs the same shutdown with a deadline.
     tracer_provider = TracerProvider(sampler=sampler, resource=resource, shutdown_on_exit=False)
@@ -225,7 +230,7 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     meter_provider = MeterProvider(
         resource=resource, metric_readers=readers, shutdown_on_exit=False
     )
-    _observe_drops(meter_provider, aggregator)
+    _observe_drops(meter_provider, aggregator, (*span_exporters, *made))
     parts.start(tracer_provider, aggregator, meter_provider)
     trace.set_tracer_provider(tracer_provider)
     if isinstance(metrics.get_meter_provider(), MeterProvider):
@@ -239,12 +244,16 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
 def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, str]) -> Handle:
     parts = _Parts(settings)
     aggregator = _aggregator(settings)
-    readers = _readers(settings.exporters, aggregator, provider.resource, environ)
+    environ = with_otlp_preset(settings.otlp_preset, environ)
+    made: list[object] = []
+    readers = _readers(
+        settings.exporters, aggregator, provider.resource, environ, settings.otlp_preset, made
+    )
     provider.add_span_processor(LatencyProcessor(aggregator))
     meter_provider = MeterProvider(
         resource=provider.resource, metric_readers=readers, shutdown_on_exit=False
     )
-    _observe_drops(meter_provider, aggregator)
+    _observe_drops(meter_provider, aggregator, made)
     parts.start(provider, aggregator, meter_provider)
     parts.tail.attached()
     logger.info(
@@ -341,22 +350,42 @@ class _Parts:
 
 
 def _readers(
-    names: tuple[str, ...], aggregator: Aggregator, resource: Resource, environ: Mapping[str, str]
+    names: tuple[str, ...],
+    aggregator: Aggregator,
+    resource: Resource,
+    environ: Mapping[str, str],
+    otlp_preset: str | None,
+    made: list[object],
 ) -> list[MetricReader]:
+    """One periodic reader per metric exporter; the exporters are also appended to ``made``."""
+    exporters = _exporters.metric_exporters(names, environ, otlp_preset=otlp_preset)
+    made.extend(exporters)
     return [
         PeriodicExportingMetricReader(
             OperationMetricsExporter(exporter, aggregator, resource=resource, environ=environ)
         )
-        for exporter in _exporters.metric_exporters(names, environ)
+        for exporter in exporters
     ]
 
 
-def _observe_drops(meter_provider: MeterProvider, aggregator: Aggregator) -> None:
-    """Report ``otelperf.dropped{reason}``: read at collection time, nothing per span."""
+def _observe_drops(
+    meter_provider: MeterProvider, aggregator: Aggregator, exporters: Sequence[object] = ()
+) -> None:
+    """Report ``otelperf.dropped{reason}``: read at collection time, nothing per span.
+
+    Exporters that count their own drops (the vendor exporters' ``drops``) add reasons
+    ``export_<exporter>_<reason>``, e.g. ``export_newrelicspan_timeout``.
+    """
 
     def observe(options: CallbackOptions) -> list[Observation]:
         counts = aggregator.dropped()
         counts["max_operations"] = aggregator.with_store(_folded)
+        for exporter in exporters:
+            drops = getattr(exporter, "drops", None)
+            name = type(exporter).__name__.removesuffix("Exporter").lower()
+            for reason, n in (drops.counts() if drops is not None else {}).items():
+                key = f"export_{name}_{reason}"
+                counts[key] = counts.get(key, 0) + n
         return [Observation(n, {"reason": reason}) for reason, n in sorted(counts.items())]
 
     meter_provider.get_meter("otelperf").create_observable_counter(

@@ -33,6 +33,7 @@ from otelperf._coerce import (
     TextList,
 )
 from otelperf._errors import ConfigError, describe
+from otelperf._otlp_presets import PRESETS
 from otelperf.alerts import AlertSink, LogSink
 from otelperf.budgets import Budget
 
@@ -44,10 +45,10 @@ OtelLookup = Callable[[Mapping[str, str]], "str | None"]
 
 
 def _exporter_names() -> frozenset[str]:
-    # The names the SDK's own configurator accepts: every registered span exporter entry point,
+    # Every registered span or metric exporter entry point ("datadog" sends metrics only),
     # plus "otlp", which picks gRPC or HTTP from OTEL_EXPORTER_OTLP_PROTOCOL.
-    registered = entry_points(group="opentelemetry_traces_exporter")
-    return frozenset(ep.name for ep in registered) | {"otlp"}
+    groups = ("opentelemetry_traces_exporter", "opentelemetry_metrics_exporter")
+    return frozenset(ep.name for g in groups for ep in entry_points(group=g)) | {"otlp"}
 
 
 def _plain(name: str) -> OtelLookup:
@@ -96,10 +97,20 @@ class Settings:
     )
     exporters: tuple[str, ...] = _setting(
         ("otlp",),
-        "Span and metric exporters by entry-point name (`otlp`, `console`, ... or `none`). "
-        "`otlp` uses gRPC or HTTP per `OTEL_EXPORTER_OTLP_PROTOCOL`.",
+        "Span and metric exporters by entry-point name (`otlp`, `console`, `sentry`, "
+        "`datadog`, `newrelic`, ... or `none`). `otlp` uses gRPC or HTTP per "
+        "`OTEL_EXPORTER_OTLP_PROTOCOL`.",
         Names(_exporter_names, "exporter names"),
         _plain("OTEL_TRACES_EXPORTER"),
+    )
+    otlp_preset: str | None = _setting(
+        None,
+        "Send OTLP straight to a vendor's own intake: `sentry` (traces to the `SENTRY_DSN` "
+        "project with `X-Sentry-Auth`; Sentry takes no OTLP metrics) or `newrelic` (traces and "
+        "metrics to `otlp.nr-data.net`, `api-key` from `NEW_RELIC_LICENSE_KEY`, "
+        "`NEW_RELIC_REGION=eu` for the EU; gzip, delta). Fills in only the "
+        "`OTEL_EXPORTER_OTLP_*` variables left unset. Unset: plain OTLP.",
+        Choice(*PRESETS),
     )
     measure_unsampled: str = _setting(
         "all",
@@ -136,10 +147,10 @@ class Settings:
     )
     alerts: tuple[AlertSink, ...] = _setting(
         _DEFAULT_ALERTS,
-        "Where budget, SLO and regression alerts go, comma-separated: `log` (the "
-        "`otelperf.alerts` logger), `webhook:<url>`, `callback:<module>:<function>`, or `none`; "
-        "in code also sink objects and callables taking an `Alert`. Sinks run on background "
-        "threads, never on the request thread.",
+        "Where budget, SLO, regression, leak and span-leak alerts go, comma-separated: `log` "
+        "(the `otelperf.alerts` logger), `webhook:<url>`, `callback:<module>:<function>`, "
+        "`sentry`, `datadog`, `newrelic`, or `none`; in code also sink objects and callables "
+        "taking an `Alert`. Sinks run on background threads, never on the request thread.",
         AlertSinks(),
         shown="log",
     )

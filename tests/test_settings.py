@@ -47,6 +47,7 @@ MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
         (),
     ),
     # Settings with no standard OTEL_* equivalent: the OTEL column falls through to the default.
+    "otlp_preset": ("newrelic", "Sentry", {}, "newrelic", "sentry", None),
     "measure_unsampled": ("roots", "none", {}, "roots", "none", "all"),
     "window_s": (30, "15.5", {}, 30.0, 15.5, 60.0),
     "max_operations": (10, "20", {}, 10, 20, 2000),
@@ -193,7 +194,7 @@ class TestErrors:
                 {},
                 {"OTELPERF_EXPORTERS": "otlp,zipkin"},
                 "OTELPERF_EXPORTERS='otlp,zipkin': expected exporter names from: console, "
-                "newrelic, none, otlp, otlp_proto_grpc, otlp_proto_http, sentry",
+                "datadog, newrelic, none, otlp, otlp_proto_grpc, otlp_proto_http, sentry",
             ),
             (
                 {"sampel_ratio": 0.5},
@@ -201,7 +202,7 @@ class TestErrors:
                 "configure() got unknown setting(s) sampel_ratio: expected one of "
                 "alert_interval_s, alerts, budgets, exporters, floor_interval_s, key_attributes, "
                 "leak_deep, leak_min_growth_mb_per_h, leak_window_s, max_operations, "
-                "measure_unsampled, memory_interval_s, on_slow, regression_factor, "
+                "measure_unsampled, memory_interval_s, on_slow, otlp_preset, regression_factor, "
                 "sample_ratio, service_name, slow_ms, span_leak_after_s, tail_max_spans_per_trace, "
                 "tail_max_traces, tail_sampling, tail_wait_s, very_slow_ms, window_s",
             ),
@@ -286,6 +287,11 @@ class TestErrors:
                 {},
                 "configure(on_slow=<built-in function print>): expected slow_ms or very_slow_ms "
                 "to be set too (on_slow is called for spans over them)",
+            ),
+            (
+                {},
+                {"OTELPERF_OTLP_PRESET": "datadog"},
+                "OTELPERF_OTLP_PRESET='datadog': expected one of sentry, newrelic",
             ),
             (
                 {},

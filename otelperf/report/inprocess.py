@@ -120,8 +120,15 @@ class History:
             return tuple(self._memory), self._judge.timeline(), dict(self._judge.states())
 
 
-def start_history(*, interval_s: float = 5.0) -> History | None:
+HISTORY_INTERVAL_S = 5.0
+"""Default seconds between two history points (``configure()`` starts the history)."""
+
+
+def start_history(*, interval_s: float | None = None) -> History | None:
     """Record report history for the configured otelperf from now on; idempotent.
+
+    ``configure()`` calls it, so the report's history starts with otelperf. ``interval_s``
+    (default :data:`HISTORY_INTERVAL_S`) applies only to the first call.
 
     Returns the history, or None when otelperf is not configured (or the SDK is disabled).
     """
@@ -135,7 +142,7 @@ def start_history(*, interval_s: float = 5.0) -> History | None:
             history = _histories[aggregator] = History(
                 budgets=handle.settings.budgets,
                 window_s=aggregator.window_s,
-                interval_s=interval_s,
+                interval_s=HISTORY_INTERVAL_S if interval_s is None else interval_s,
             )
             aggregator.add_tick_hook(history)
     return history

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -123,8 +124,8 @@ class TestParseAlertSinksErrors:
             ("sentry:SECRET", "OTELPERF_ALERTS='sentry:...': sentry takes nothing after a colon"),
             (
                 "datadog",
-                "OTELPERF_ALERTS='datadog': the datadog alert sink is not available; "
-                "it needs pip install 'otelperf[datadog]'",
+                "OTELPERF_ALERTS='datadog': alert sink 'datadog' needs a Datadog API key: set "
+                "DD_API_KEY (or pass api_key=)",
             ),
             (
                 "callback",
@@ -180,3 +181,16 @@ class TestParseAlertSinksErrors:
         assert str(caught.value) == (
             "OTELPERF_ALERTS='sentry': alert sink 'sentry' needs: pip install 'otelperf[sentry]'"
         )
+
+
+def test_vendor_sink_without_its_extra_names_the_pip_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the vendor SDK not importable, the error says which extra to install."""
+    monkeypatch.setitem(sys.modules, "datadog_api_client", None)  # import fails
+    monkeypatch.setenv("DD_API_KEY", "k")
+    with pytest.raises(ConfigError) as caught:
+        parse_alert_sinks("datadog", origin="OTELPERF_ALERTS")
+    assert str(caught.value) == (
+        "OTELPERF_ALERTS='datadog': alert sink 'datadog' needs: pip install 'otelperf[datadog]'"
+    )

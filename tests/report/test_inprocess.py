@@ -8,7 +8,7 @@ import pytest
 from opentelemetry.trace import Status, StatusCode
 
 import otelperf
-from otelperf.report import report, start_history
+from otelperf.report import inprocess, report, start_history
 
 pytestmark = pytest.mark.usefixtures("fresh_globals")
 
@@ -31,8 +31,11 @@ class TestInProcessReport:
         data = json.loads(report("json"))
         assert data["operations"] == [] and "not configured" in data["notes"][0]
 
-    def test_reports_exact_counts_errors_series_and_budget_states(self, tmp_path: Path) -> None:
+    def test_reports_exact_counts_errors_series_and_budget_states(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Counts and errors are exact in-process; history gives series, budgets and memory."""
+        monkeypatch.setattr(inprocess, "HISTORY_INTERVAL_S", 0.2)
         otelperf.configure(
             service_name="shop",
             exporters="none",
@@ -40,8 +43,8 @@ class TestInProcessReport:
             budgets="GET /checkout p95<50ms",
             alerts="none",
         )
-        history = start_history(interval_s=0.2)
-        assert history is not None and start_history() is history  # idempotent
+        history = start_history()  # configure() started it
+        assert history is not None and start_history(interval_s=9) is history  # idempotent
         end_spans("GET /checkout", 10, 300, errors=3)
         time.sleep(0.6)
         end_spans("GET /checkout", 200, 300)
