@@ -125,24 +125,19 @@ class _Trace:
 
 @dataclass(frozen=True, slots=True)
 class Verdict(Generic[S]):
-    """A decided trace: keep ``spans`` with ``reason``, or drop them (``reason`` is None)."""
+    """A kept trace: export its buffered ``spans`` with ``reason``."""
 
     trace_id: int
-    reason: Reason | None
-    cause: DropCause
+    reason: Reason
     spans: list[S]
-
-    @property
-    def label(self) -> str:
-        """The ``reason`` attribute of ``otelperf.sampling.decisions``: reason or drop cause."""
-        return self.reason if self.reason is not None else self.cause
 
 
 class TraceBook(Generic[S]):
     """Open local traces, bounded in traces, spans per trace, total spans and time.
 
     A trace is decided when its last open local root ends, when it waited ``wait_ns`` (its root
-    never ended), or early when the book is full (the oldest trace goes first). Spans arriving
+    never ended), or early when the book is full (the oldest trace goes first). Methods return
+    the traces kept (:class:`Verdict`); drops are only counted (:attr:`decisions`). Spans arriving
     after the decision follow it: forwarded if the trace was kept, dropped (counted as ``late``)
     if not; decisions are remembered for the last ``max_traces`` traces. A local root starting
     in a dropped trace opens a new buffer (another request of the same trace may fail).
@@ -188,15 +183,15 @@ class TraceBook(Generic[S]):
         return len(self._traces)
 
     def root_started(self, trace_id: int, operation: str, now_ns: int) -> list[Verdict[S]]:
-        """Note a local root's start; return traces decided early to make room."""
-        if self._decided.get(trace_id) is not None:
-            return []  # kept: its spans are forwarded as they end
-        verdicts: list[Verdict[S]] = []
+        """Note a local root's start; return the traces kept while making room."""
+        kept: list[Verdict[S]] = []
         trace = self._traces.get(trace_id)
         if trace is None:
-            trace = self._open(trace_id, operation, now_ns, verdicts)
+            if self._decided.get(trace_id) is not None:
+                return kept  # a kept trace: its spans are forwarded as they end
+            trace = self._open(trace_id, operation, now_ns, kept)
         trace.open_roots += 1
-        return verdicts
+        return kept
 
     def head_kept(self, operation: str, now_ns: int) -> None:
         """Count a head-sampled local trace (exported by the head sampler's choice)."""
@@ -211,7 +206,7 @@ class TraceBook(Generic[S]):
         root: tuple[str, int] | None,
         now_ns: int,
     ) -> tuple[Reason | None, list[Verdict[S]]]:
-        """Buffer an ended span; return (reason to forward it now, or None; decided traces).
+        """Buffer an ended span; return (reason to forward it now, or None; traces kept now).
 
         Args:
             trace_id: Its trace.
@@ -220,16 +215,16 @@ class TraceBook(Generic[S]):
             root: ``(operation, duration_ns)`` if it is a local root, else None.
             now_ns: The current time.
         """
-        verdicts: list[Verdict[S]] = []
+        kept: list[Verdict[S]] = []
         trace = self._traces.get(trace_id)
         if trace is None:
             if trace_id in self._decided:
                 reason = self._decided[trace_id]
                 if reason is None:
                     self._drop("late")
-                return reason, verdicts
+                return reason, kept
             name = root[0] if root else self._name_of(span)
-            trace = self._open(trace_id, name, now_ns, verdicts)
+            trace = self._open(trace_id, name, now_ns, kept)
         trace.flags |= flags
         if root is not None:
             operation = root[0]
@@ -244,36 +239,40 @@ class TraceBook(Generic[S]):
         else:
             self._drop("spans_per_trace")
         if root is not None and trace.open_roots <= 0:
-            verdicts.append(self._decide(trace_id, "sampled_out", now_ns))
+            self._decide(trace_id, "sampled_out", now_ns, kept)
         while self.buffered_spans > self._max_spans and self._traces:
-            verdicts.append(self._decide(next(iter(self._traces)), "buffer_full", now_ns))
-        return None, verdicts
+            self._decide(next(iter(self._traces)), "buffer_full", now_ns, kept)
+        return None, kept
 
     def expire(self, now_ns: int) -> list[Verdict[S]]:
-        """Decide every trace that has waited ``wait_ns`` or more (oldest first)."""
-        verdicts: list[Verdict[S]] = []
+        """Decide every trace that has waited ``wait_ns`` or more; return those kept."""
+        kept: list[Verdict[S]] = []
         traces = self._traces
         while traces:
             trace_id, trace = next(iter(traces.items()))  # the oldest: O(1), no copy
             if now_ns - trace.born_ns < self._wait_ns:
                 break
-            verdicts.append(self._decide(trace_id, "wait", now_ns))
-        return verdicts
+            self._decide(trace_id, "wait", now_ns, kept)
+        return kept
 
     def close(self, now_ns: int) -> list[Verdict[S]]:
-        """Decide every buffered trace now (at shutdown)."""
-        return [self._decide(tid, "shutdown", now_ns) for tid in list(self._traces)]
+        """Decide every buffered trace now (at shutdown); return those kept."""
+        kept: list[Verdict[S]] = []
+        for trace_id in list(self._traces):
+            self._decide(trace_id, "shutdown", now_ns, kept)
+        return kept
 
     def _open(
-        self, trace_id: int, operation: str | None, now_ns: int, verdicts: list[Verdict[S]]
+        self, trace_id: int, operation: str | None, now_ns: int, kept: list[Verdict[S]]
     ) -> _Trace:
         while len(self._traces) >= self._max_traces:
-            verdicts.append(self._decide(next(iter(self._traces)), "buffer_full", now_ns))
+            self._decide(next(iter(self._traces)), "buffer_full", now_ns, kept)
         self._decided.pop(trace_id, None)  # a new local root in a dropped trace decides anew
         trace = self._traces[trace_id] = _Trace(now_ns, operation)
         return trace
 
-    def _decide(self, trace_id: int, cause: DropCause, now_ns: int) -> Verdict[S]:
+    def _decide(self, trace_id: int, cause: DropCause, now_ns: int, kept: list[Verdict[S]]) -> None:
+        """Decide one trace; append it to ``kept`` if kept (a drop allocates nothing)."""
         trace = self._traces.pop(trace_id)
         self.buffered_spans -= len(trace.spans)
         operation = trace.operation or ""
@@ -285,14 +284,16 @@ class TraceBook(Generic[S]):
             since_kept_ns=None if last_ns is None else now_ns - last_ns,
             floor_interval_ns=self._floor_interval_ns,
         )
-        if reason is not None:
-            self._kept(operation, now_ns)
-        self._count(reason or cause, kept=reason is not None)
-        self._decided[trace_id] = reason
-        if len(self._decided) > self._max_traces:
-            self._decided.popitem(last=False)
-        spans: list[S] = trace.spans if reason is not None else []  # type: ignore[assignment]
-        return Verdict(trace_id, reason, cause, spans)
+        decided = self._decided
+        decided[trace_id] = reason
+        if len(decided) > self._max_traces:
+            decided.popitem(last=False)
+        if reason is None:
+            self._count(cause, kept=False)
+            return
+        self._kept(operation, now_ns)
+        self._count(reason, kept=True)
+        kept.append(Verdict(trace_id, reason, trace.spans))  # type: ignore[arg-type]
 
     def _kept(self, operation: str, now_ns: int) -> None:
         last = self._last_kept_ns

@@ -175,7 +175,8 @@ class TailSamplingProcessor(SpanProcessor):
             parent = span.parent
             if parent is not None and not parent.is_remote:
                 return
-            operation = self._operation(span)
+            keyed = self._keyed
+            operation = span.name if keyed is None else keyed.operation_key(span)
             with self._lock:
                 verdicts = self._book.root_started(context.trace_id, operation, self._clock())
             if verdicts:
@@ -205,7 +206,9 @@ class TailSamplingProcessor(SpanProcessor):
                 flags |= BUDGET
             root = None
             if parent is None or parent.is_remote:
-                root = (self._operation(span), duration_ns)
+                keyed = self._keyed
+                operation = span.name if keyed is None else keyed.operation_key(span)
+                root = (operation, duration_ns)
             with self._lock:
                 reason, verdicts = self._book.span_ended(
                     context.trace_id,
@@ -223,12 +226,12 @@ class TailSamplingProcessor(SpanProcessor):
                 raise
             logger.exception("otelperf internal error in TailSamplingProcessor.on_end")
 
-    def _emit(self, verdicts: Iterable[Verdict[ReadableSpan]]) -> None:
-        for verdict in verdicts:
+    def _emit(self, kept: Iterable[Verdict[ReadableSpan]]) -> None:
+        # Called without the lock: inner may block briefly (a full queue, a fan-out).
+        for verdict in kept:
             reason = verdict.reason
-            if reason is not None:
-                for span in verdict.spans:
-                    self._inner.on_end(kept_copy(span, reason))
+            for span in verdict.spans:
+                self._inner.on_end(kept_copy(span, reason))
 
     def _operation(self, span: ReadableSpan) -> str:
         return span.name if self._keyed is None else self._keyed.operation_key(span)

@@ -34,7 +34,7 @@ def book(**overrides: int | None) -> TraceBook[str]:
 def run_trace(
     b: TraceBook[str], trace_id: int, *, children: int = 2, flags: int = 0, now: int = 0
 ) -> list[Verdict[str]]:
-    """Root starts, children end (the last with ``flags``), root ends; return the verdicts."""
+    """Root starts, children end (the last with ``flags``), root ends; return the kept traces."""
     verdicts = b.root_started(trace_id, "GET /a", now)
     for i in range(children):
         reason, more = b.span_ended(
@@ -45,6 +45,11 @@ def run_trace(
     reason, more = b.span_ended(trace_id, f"{trace_id}.root", 0, ("GET /a", 5 * MS), now)
     assert reason is None
     return verdicts + more
+
+
+def reason_of(kept: list[Verdict[str]]) -> str | None:
+    """The reason of the one trace kept, or None when it was dropped."""
+    return kept[0].reason if kept else None
 
 
 class TestDecide:
@@ -106,8 +111,7 @@ class TestTraceBook:
     def test_dropped_trace_at_root_end(self) -> None:
         """A plain trace is decided when its root ends: dropped, nothing buffered after."""
         b = book()
-        [verdict] = run_trace(b, 1)
-        assert (verdict.reason, verdict.cause, verdict.spans) == (None, "sampled_out", [])
+        assert run_trace(b, 1) == []
         assert (b.buffered_traces, b.buffered_spans) == (0, 0)
         assert b.decisions == {("sampled_out", False): 1}
 
@@ -155,8 +159,7 @@ class TestTraceBook:
         b.span_ended(0, "err", ERROR, None, 0)
         verdicts = b.root_started(3, "GET /a", 0)
         assert [(v.trace_id, v.reason, v.spans) for v in verdicts] == [(0, "error", ["err"])]
-        verdicts = b.root_started(4, "GET /a", 0)
-        assert [(v.trace_id, v.reason, v.cause) for v in verdicts] == [(1, None, "buffer_full")]
+        assert b.root_started(4, "GET /a", 0) == []  # trace 1 decided early and dropped
         assert b.buffered_traces == 3
         assert b.decisions == {("error", True): 1, ("buffer_full", False): 1}
 
@@ -175,11 +178,12 @@ class TestTraceBook:
         b.root_started(2, "GET /a", 0)
         for i in range(6):
             b.span_ended(1, f"1.{i}", 0, None, 0)
-        verdicts: list[Verdict[str]] = []
-        for i in range(6):
-            verdicts += b.span_ended(2, f"2.{i}", 0, None, 0)[1]
-        assert [(v.trace_id, v.cause) for v in verdicts] == [(1, "buffer_full")]
-        assert b.buffered_spans == 6
+        b.span_ended(1, "1.err", ERROR, None, 0)
+        kept: list[Verdict[str]] = []
+        for i in range(5):
+            kept += b.span_ended(2, f"2.{i}", 0, None, 0)[1]
+        assert [(v.trace_id, v.reason, len(v.spans)) for v in kept] == [(1, "error", 7)]
+        assert b.buffered_spans == 5
 
     def test_waiting_trace_is_decided_without_its_root(self) -> None:
         """A root that never ends: after wait_ns the trace is decided on what ended."""
@@ -190,46 +194,47 @@ class TestTraceBook:
         assert b.expire(29 * S) == []
         [verdict] = b.expire(30 * S)
         assert (verdict.trace_id, verdict.reason, verdict.spans) == (1, "slow", ["slow child"])
-        [verdict] = b.expire(40 * S)
-        assert (verdict.trace_id, verdict.reason, verdict.cause) == (2, None, "wait")
+        assert b.expire(40 * S) == []
         assert b.buffered_traces == 0
+        assert b.decisions == {("slow", True): 1, ("wait", False): 1}
 
     def test_close_decides_everything(self) -> None:
         """close() decides every buffered trace (cause shutdown)."""
         b = book()
         b.root_started(1, "GET /a", 0)
         b.root_started(2, "GET /a", 0)
-        assert [v.cause for v in b.close(0)] == ["shutdown", "shutdown"]
+        b.span_ended(2, "err", ERROR, None, 0)
+        assert [(v.trace_id, v.spans) for v in b.close(0)] == [(2, ["err"])]
         assert b.buffered_traces == 0
+        assert b.decisions == {("shutdown", False): 1, ("error", True): 1}
 
     def test_floor_keeps_the_first_and_then_one_per_interval(self) -> None:
         """floor_interval_ns: first trace of an operation kept, next only after the interval."""
         b = book(floor_interval_ns=60 * S)
-        reasons = [run_trace(b, i, now=t * S)[0].reason for i, t in enumerate([0, 30, 59, 61])]
+        reasons = [reason_of(run_trace(b, i, now=t * S)) for i, t in enumerate([0, 30, 59, 61])]
         assert reasons == ["floor", None, None, "floor"]
 
     def test_head_kept_counts_and_feeds_the_floor(self) -> None:
         """A head-sampled trace counts as kept for its operation's floor."""
         b = book(floor_interval_ns=60 * S)
         b.head_kept("GET /a", 0)
-        assert run_trace(b, 1, now=10 * S)[0].reason is None
+        assert reason_of(run_trace(b, 1, now=10 * S)) is None
         assert b.decisions == {("head", True): 1, ("sampled_out", False): 1}
 
     def test_outlier_uses_the_p99_given(self) -> None:
         """A root slower than its operation's p99 is kept as an outlier."""
         b = book()
         b.p99_ns = {"GET /a": 4 * MS}
-        assert run_trace(b, 1)[0].reason == "outlier"  # the root lasts 5 ms
+        assert reason_of(run_trace(b, 1)) == "outlier"  # the root lasts 5 ms
         b.p99_ns = {"GET /a": 5 * MS}
-        assert run_trace(b, 2)[0].reason is None
+        assert reason_of(run_trace(b, 2)) is None
 
     def test_orphan_child_opens_a_buffer_named_after_it(self) -> None:
         """A span whose trace is unknown (no root start seen) waits for the root or the wait."""
         b = book(floor_interval_ns=60 * S)
         b.span_ended(1, "db:child", 0, None, 0)
         b.head_kept("db", 0)  # its trace is named after it: the floor for "db" is now used
-        [verdict] = b.expire(30 * S)
-        assert (verdict.reason, verdict.spans) == (None, [])
+        assert b.expire(30 * S) == []
         b.span_ended(2, "db.other:child", 0, None, 0)
         [verdict] = b.expire(60 * S)
         assert verdict.reason == "floor"
