@@ -32,5 +32,8 @@ test: lint typecheck
 test-integration: install
 	$(BIN)/pytest -q -m integration tests/integration; rc=$$?; [ $$rc -eq 5 ] && echo "no integration tests selected" || exit $$rc
 
+# The README's "run the main job": gunicorn app under opentelemetry-instrument, real load, live
+# view (progress lines when stdout is not a terminal: DEMO_ARGS=--no-live), HTML report.
+DEMO_ARGS ?=
 demo: install
-	$(BIN)/python examples/minimal_demo.py
+	$(BIN)/otelperf demo $(DEMO_ARGS)
