@@ -135,5 +135,5 @@ def test_spans_lost_to_a_failing_collector_are_counted_in_otelperf_dropped(
             return {str(p.attributes.get("reason")): int(p.value or 0) for p in points}
 
         assert otlp_receiver.wait_for(
-            lambda: sum(n for r, n in dropped().items() if "export" in r) >= 50, timeout_s=10
+            lambda: sum(n for r, n in dropped().items() if "export" in r) >= 50, timeout_s=5
         ), dropped()

@@ -130,7 +130,7 @@ def test_worker_forked_during_a_metric_export_still_exports_metrics(
         def reporting() -> set[object]:
             return {pid for (pid, _), n in latest_counts(otlp_receiver, by="process.pid").items()}
 
-        assert otlp_receiver.wait_for(lambda: new <= reporting(), timeout_s=12), (new, reporting())
+        assert otlp_receiver.wait_for(lambda: new <= reporting(), timeout_s=6), (new, reporting())
 
 
 def run_job(receiver: OTLPReceiver, *args: str) -> dict[str, list[int]]:
@@ -181,16 +181,16 @@ class TestMultiprocessing:
             counts = latest_counts(otlp_receiver, by="process.pid")
             return {pid for (pid, op) in counts if op == "job.task"}
 
-        assert otlp_receiver.wait_for(lambda: children <= reporting(), timeout_s=5), reporting()
+        assert otlp_receiver.wait_for(lambda: children <= reporting(), timeout_s=3), reporting()
 
 
 def test_fork_storm_while_otelperf_holds_its_locks_never_deadlocks(
     otlp_receiver: OTLPReceiver,
 ) -> None:
-    """60 forks while threads end spans and read stats: every child finishes within 5 s."""
+    """30 forks while threads end spans and read stats: every child finishes within 5 s."""
     env = telemetry_env(otlp_receiver.http_endpoint, "http/protobuf")
     done = subprocess.run(
-        instrument(sys.executable, "fork_storm.py", "60"),
+        instrument(sys.executable, "fork_storm.py", "30"),
         env=env,
         cwd=APPS,
         capture_output=True,

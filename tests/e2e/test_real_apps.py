@@ -135,7 +135,7 @@ def test_each_gunicorn_worker_reports_its_own_process_pid(otlp_receiver: OTLPRec
         def pids(by: str) -> set[object]:
             return {key[0] for key, n in latest_counts(otlp_receiver, by=by).items() if n}
 
-        assert otlp_receiver.wait_for(lambda: pids("process.pid") >= served_by, timeout_s=10), (
+        assert otlp_receiver.wait_for(lambda: pids("process.pid") >= served_by, timeout_s=5), (
             pids("process.pid"),
             served_by,
             seen.statuses,

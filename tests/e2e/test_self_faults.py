@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pytest
 
@@ -25,17 +26,18 @@ pytestmark = pytest.mark.e2e
 PATHS = ["/users", "/users/1", "/users/9"]
 
 
-def expected_bodies() -> object:
+@pytest.fixture(scope="module")
+def expected() -> Counter[str]:
+    """The plain app's response bodies for the load every test here sends."""
     port = free_port()
     with run_app(gunicorn("flask_app:app", port, workers=1), port, plain_env()) as plain:
         return load(plain.base_url, PATHS, requests=150).bodies
 
 
 def test_internal_errors_on_every_span_and_tick_break_no_request(
-    otlp_receiver: OTLPReceiver,
+    otlp_receiver: OTLPReceiver, expected: Counter[str]
 ) -> None:
     """on_end and a tick hook raise on every call: bodies unchanged, errors logged once each."""
-    expected = expected_bodies()
     port = free_port()
     env = telemetry_env(otlp_receiver.grpc_endpoint, "grpc", **PREFORK_METRICS)
     command = instrument(*gunicorn("broken_app:app", port, workers=1))
@@ -52,9 +54,10 @@ def test_internal_errors_on_every_span_and_tick_break_no_request(
     assert len(lines) < 80, app.output[-3000:]
 
 
-def test_sdk_disabled_installs_nothing_and_the_app_serves(otlp_receiver: OTLPReceiver) -> None:
+def test_sdk_disabled_installs_nothing_and_the_app_serves(
+    otlp_receiver: OTLPReceiver, expected: Counter[str]
+) -> None:
     """OTEL_SDK_DISABLED=true: same bodies, nothing exported, nothing logged by otelperf."""
-    expected = expected_bodies()
     port = free_port()
     env = telemetry_env(otlp_receiver.grpc_endpoint, "grpc", OTEL_SDK_DISABLED="true")
     with run_app(instrument(*gunicorn("flask_app:app", port, workers=1)), port, env) as app:
@@ -65,13 +68,12 @@ def test_sdk_disabled_installs_nothing_and_the_app_serves(otlp_receiver: OTLPRec
     assert otelperf_errors(app.output) == []
 
 
-def test_logs_exporter_on_and_collector_down_no_logging_recursion() -> None:
+def test_logs_exporter_on_and_collector_down_no_logging_recursion(expected: Counter[str]) -> None:
     """Upstream distro with the OTel logs exporter on, otelperf attached and failing inside.
 
     otelperf's error log goes through the root logger into the OTel log pipeline, whose export
     fails (collector down) and logs again: no RecursionError, bounded output, requests fine.
     """
-    expected = expected_bodies()
     dead = f"http://127.0.0.1:{free_port()}"
     port = free_port()
     env = telemetry_env(
