@@ -17,8 +17,8 @@ rounds of ns per span, wall and request-thread CPU (``time.thread_time_ns``).
 Also printed: the cost of one kept copy (``kept_copy``) and the memory held per buffered span.
 
 ``--instructions`` (needs valgrind) counts instead of timing, which machine load cannot skew: each
-configuration runs under ``valgrind --tool=callgrind --separate-threads=yes`` for 1000 and 5000
-5-span traces, and the main thread's instructions per span are (Ir(5000) - Ir(1000)) / 20000.
+configuration and shape runs under ``valgrind --tool=callgrind --separate-threads=yes`` for 1000
+and 4000 spans, and the main thread's instructions per span are (Ir(4000) - Ir(1000)) / 3000.
 
 Run: ``.venv/bin/python benchmarks/bench_tail_sampling.py [--rounds 15] [--spans 20000]``
      ``.venv/bin/python benchmarks/bench_tail_sampling.py --instructions``
@@ -176,35 +176,45 @@ def _case(mode: str) -> Case:
 _MODES = ("bsp", "tail", "bsp100", "tail100")
 
 
-def run_for_callgrind(mode: str, traces: int) -> None:
-    """The measured program: ``traces`` 5-span traces in ``mode``, then exit at once."""
+def run_for_callgrind(mode: str, shape: str, spans: int) -> None:
+    """The measured program: ``spans`` spans of ``shape`` in ``mode``, then exit at once."""
     case = _case(mode)
-    deep(case.tracer, 1000)  # warm-up, same in both runs
-    deep(case.tracer, traces * 5)
+    run = flat if shape == "flat" else deep
+    run(case.tracer, 1000)  # warm-up, same in both runs
+    run(case.tracer, spans)
     os._exit(0)  # skip shutdown: only the span loop differs between the two runs
 
 
+_SIZES = (1000, 4000)
+
+
 def count_instructions() -> None:
-    """Run every mode under callgrind at two sizes; print instructions per span and ratios."""
-    per_span: dict[str, float] = {}
+    """Run every mode and shape under callgrind at two sizes; print instructions per span."""
+    per_span: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in _MODES:
-            totals = []
-            for traces in (1000, 5000):
-                out = os.path.join(tmp, f"{mode}.{traces}")
-                command = ["valgrind", "--tool=callgrind", "--separate-threads=yes"]
-                command += [f"--callgrind-out-file={out}", sys.executable, __file__]
-                command += ["--callgrind-run", mode, str(traces)]
-                subprocess.run(command, check=True, capture_output=True)
-                main_thread = sorted(glob.glob(out + "-*"))[0]  # thread 1 is the main thread
-                with open(main_thread) as file:
-                    summary = next(line for line in file if line.startswith("summary:"))
-                totals.append(int(summary.split()[1]))
-            per_span[mode] = (totals[1] - totals[0]) / (4000 * 5)
-    print("callgrind instructions per span, main thread (5-span traces, 1 in 100 fails)")
+        for shape in ("flat", "deep"):
+            for mode in _MODES:
+                totals = []
+                for spans in _SIZES:
+                    out = os.path.join(tmp, f"{mode}.{shape}.{spans}")
+                    command = ["valgrind", "--tool=callgrind", "--separate-threads=yes"]
+                    command += [f"--callgrind-out-file={out}", sys.executable, __file__]
+                    command += ["--callgrind-run", mode, shape, str(spans)]
+                    subprocess.run(command, check=True, capture_output=True)
+                    main_thread = sorted(glob.glob(out + "-*"))[0]  # thread 1: the main thread
+                    with open(main_thread) as file:
+                        summary = next(line for line in file if line.startswith("summary:"))
+                    totals.append(int(summary.split()[1]))
+                per_span[mode, shape] = (totals[1] - totals[0]) / (_SIZES[1] - _SIZES[0])
+    print("callgrind instructions per span, main thread (1 trace in 100 fails)")
+    print(f"{'mode':8} {'flat':>9} {'ratio':>6} {'5-deep':>9} {'ratio':>6}")
     for mode in _MODES:
-        base = per_span["bsp100" if mode.endswith("100") else "bsp"]
-        print(f"{mode:8} {per_span[mode]:10.0f} {per_span[mode] / base:6.3f}")
+        base = "bsp100" if mode.endswith("100") else "bsp"
+        row = f"{mode:8}"
+        for shape in ("flat", "deep"):
+            value = per_span[mode, shape]
+            row += f" {value:9.0f} {value / per_span[base, shape]:6.3f}"
+        print(row)
 
 
 def main() -> None:
@@ -212,10 +222,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--spans", type=int, default=20000, help="spans per case per round")
     parser.add_argument("--instructions", action="store_true", help="count with callgrind")
-    parser.add_argument("--callgrind-run", nargs=2, metavar=("MODE", "TRACES"), help="internal")
+    parser.add_argument("--callgrind-run", nargs=3, metavar=("MODE", "SHAPE", "N"), help="internal")
     args = parser.parse_args()
     if args.callgrind_run:
-        run_for_callgrind(args.callgrind_run[0], int(args.callgrind_run[1]))
+        mode, shape, spans = args.callgrind_run
+        run_for_callgrind(mode, shape, int(spans))
     if args.instructions:
         count_instructions()
         return

@@ -182,14 +182,17 @@ class TraceBook(Generic[S]):
         """Traces waiting for a decision."""
         return len(self._traces)
 
-    def root_started(self, trace_id: int, operation: str, now_ns: int) -> list[Verdict[S]]:
-        """Note a local root's start; return the traces kept while making room."""
+    def root_started(self, trace_id: int, now_ns: int) -> list[Verdict[S]]:
+        """Note a local root's start; return the traces kept while making room.
+
+        The trace's operation is taken when its root ends (a span may be renamed until then).
+        """
         kept: list[Verdict[S]] = []
         trace = self._traces.get(trace_id)
         if trace is None:
             if self._decided.get(trace_id) is not None:
                 return kept  # a kept trace: its spans are forwarded as they end
-            trace = self._open(trace_id, operation, now_ns, kept)
+            trace = self._open(trace_id, None, now_ns, kept)
         trace.open_roots += 1
         return kept
 
@@ -274,8 +277,11 @@ class TraceBook(Generic[S]):
     def _decide(self, trace_id: int, cause: DropCause, now_ns: int, kept: list[Verdict[S]]) -> None:
         """Decide one trace; append it to ``kept`` if kept (a drop allocates nothing)."""
         trace = self._traces.pop(trace_id)
-        self.buffered_spans -= len(trace.spans)
-        operation = trace.operation or ""
+        spans = trace.spans
+        self.buffered_spans -= len(spans)
+        operation = trace.operation
+        if operation is None:  # its root has not ended: name it after its first span
+            operation = self._name_of(spans[0]) if spans else ""  # type: ignore[arg-type]
         last_ns = self._last_kept_ns.get(operation)
         reason = decide(
             trace.flags,
@@ -288,12 +294,12 @@ class TraceBook(Generic[S]):
         decided[trace_id] = reason
         if len(decided) > self._max_traces:
             decided.popitem(last=False)
-        if reason is None:
-            self._count(cause, kept=False)
-            return
-        self._kept(operation, now_ns)
-        self._count(reason, kept=True)
-        kept.append(Verdict(trace_id, reason, trace.spans))  # type: ignore[arg-type]
+        decisions = self.decisions
+        key = (cause, False) if reason is None else (reason, True)
+        decisions[key] = decisions.get(key, 0) + 1
+        if reason is not None:
+            self._kept(operation, now_ns)
+            kept.append(Verdict(trace_id, reason, spans))  # type: ignore[arg-type]
 
     def _kept(self, operation: str, now_ns: int) -> None:
         last = self._last_kept_ns

@@ -175,10 +175,8 @@ class TailSamplingProcessor(SpanProcessor):
             parent = span.parent
             if parent is not None and not parent.is_remote:
                 return
-            keyed = self._keyed
-            operation = span.name if keyed is None else keyed.operation_key(span)
             with self._lock:
-                verdicts = self._book.root_started(context.trace_id, operation, self._clock())
+                verdicts = self._book.root_started(context.trace_id, self._clock())
             if verdicts:
                 self._emit(verdicts)
         except Exception:  # the application's span must start whatever happens here

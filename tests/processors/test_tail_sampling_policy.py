@@ -35,7 +35,7 @@ def run_trace(
     b: TraceBook[str], trace_id: int, *, children: int = 2, flags: int = 0, now: int = 0
 ) -> list[Verdict[str]]:
     """Root starts, children end (the last with ``flags``), root ends; return the kept traces."""
-    verdicts = b.root_started(trace_id, "GET /a", now)
+    verdicts = b.root_started(trace_id, now)
     for i in range(children):
         reason, more = b.span_ended(
             trace_id, f"{trace_id}.c{i}", flags if i == children - 1 else 0, None, now
@@ -126,8 +126,8 @@ class TestTraceBook:
     def test_decision_waits_for_every_open_local_root(self) -> None:
         """Two local roots of one trace (fan-out into this process): decide after both end."""
         b = book()
-        b.root_started(7, "GET /a", 0)
-        b.root_started(7, "GET /b", 0)
+        b.root_started(7, 0)
+        b.root_started(7, 0)
         assert b.span_ended(7, "a", 0, ("GET /a", MS), 0) == (None, [])
         reason, [verdict] = b.span_ended(7, "b", ERROR, ("GET /b", MS), 0)
         assert reason is None
@@ -141,7 +141,7 @@ class TestTraceBook:
         run_trace(b, 2)
         assert b.span_ended(2, "late", ERROR, None, 0) == (None, [])
         assert b.dropped_spans == {"late": 1}
-        assert b.root_started(1, "GET /a", 0) == []  # a kept trace needs no new buffer
+        assert b.root_started(1, 0) == []  # a kept trace needs no new buffer
         assert b.buffered_traces == 0
 
     def test_new_root_in_a_dropped_trace_decides_anew(self) -> None:
@@ -155,11 +155,11 @@ class TestTraceBook:
         """At max_traces a new trace pushes the oldest out (decided now, counted buffer_full)."""
         b = book(max_traces=3)
         for trace_id in range(3):
-            b.root_started(trace_id, "GET /a", 0)
+            b.root_started(trace_id, 0)
         b.span_ended(0, "err", ERROR, None, 0)
-        verdicts = b.root_started(3, "GET /a", 0)
+        verdicts = b.root_started(3, 0)
         assert [(v.trace_id, v.reason, v.spans) for v in verdicts] == [(0, "error", ["err"])]
-        assert b.root_started(4, "GET /a", 0) == []  # trace 1 decided early and dropped
+        assert b.root_started(4, 0) == []  # trace 1 decided early and dropped
         assert b.buffered_traces == 3
         assert b.decisions == {("error", True): 1, ("buffer_full", False): 1}
 
@@ -174,8 +174,8 @@ class TestTraceBook:
     def test_total_span_bound_decides_oldest_traces(self) -> None:
         """Past max_spans the oldest traces are decided early until the total fits."""
         b = book(max_spans=10)
-        b.root_started(1, "GET /a", 0)
-        b.root_started(2, "GET /a", 0)
+        b.root_started(1, 0)
+        b.root_started(2, 0)
         for i in range(6):
             b.span_ended(1, f"1.{i}", 0, None, 0)
         b.span_ended(1, "1.err", ERROR, None, 0)
@@ -188,9 +188,9 @@ class TestTraceBook:
     def test_waiting_trace_is_decided_without_its_root(self) -> None:
         """A root that never ends: after wait_ns the trace is decided on what ended."""
         b = book(wait_ns=30 * S)
-        b.root_started(1, "GET /a", 0)
+        b.root_started(1, 0)
         b.span_ended(1, "slow child", SLOW, None, 1 * S)
-        b.root_started(2, "GET /a", 10 * S)
+        b.root_started(2, 10 * S)
         assert b.expire(29 * S) == []
         [verdict] = b.expire(30 * S)
         assert (verdict.trace_id, verdict.reason, verdict.spans) == (1, "slow", ["slow child"])
@@ -201,8 +201,8 @@ class TestTraceBook:
     def test_close_decides_everything(self) -> None:
         """close() decides every buffered trace (cause shutdown)."""
         b = book()
-        b.root_started(1, "GET /a", 0)
-        b.root_started(2, "GET /a", 0)
+        b.root_started(1, 0)
+        b.root_started(2, 0)
         b.span_ended(2, "err", ERROR, None, 0)
         assert [(v.trace_id, v.spans) for v in b.close(0)] == [(2, ["err"])]
         assert b.buffered_traces == 0
