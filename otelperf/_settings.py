@@ -35,7 +35,7 @@ from otelperf._coerce import (
 from otelperf._errors import ConfigError, describe
 from otelperf._otlp_presets import PRESETS
 from otelperf.alerts import AlertSink, LogSink
-from otelperf.budgets import Budget
+from otelperf.budgets import Budget, window_problem
 
 __all__ = ["Settings", "describe", "env_name", "markdown_table", "resolve", "source_of"]
 
@@ -140,8 +140,9 @@ class Settings:
         "Performance budgets and SLOs: budget strings (`GET /users p99<250ms`, "
         "`POST /orders 99%<400ms over 30d`), preset names (`interactive`, `rendering`, "
         "`background`, `strict`, `relaxed`) or `Budget` objects; `;`-separated in the "
-        "environment. Latency and error-rate budgets are judged on the live window: their "
-        "`over`, if any, must equal `window_s`. See `otelperf.budget_report()`.",
+        "environment. Latency and error-rate budgets are judged on the live window, or over "
+        "their own `over` window (one sub-window to 6 h, at most 4 lengths). See "
+        "`otelperf.budget_report()`.",
         Budgets(),
         shown="(none)",
     )
@@ -308,17 +309,13 @@ def _check_together(settings: Settings, origins: Mapping[str, tuple[str, object]
             f"{describe(origin, value)}: expected slow_ms or very_slow_ms to be set too "
             "(on_slow is called for spans over them)"
         )
-    # Budgets are judged on the live window only (it is the one window the store keeps); a
-    # budget asking for another one would sit in insufficient_data forever, so refuse it now.
-    for budget in settings.budgets:
-        if budget.is_slo or budget.window_s in (None, settings.window_s):
-            continue
+    # A budget's own `over` window is kept from closed sub-windows, in bounded memory: refuse
+    # now the windows that cannot be kept (shorter than a sub-window, over 6 h, too many lengths).
+    problem = window_problem(settings.budgets, live_window_s=settings.window_s)
+    if problem is not None:
+        budget, expected = problem
         origin, _ = origins["budgets"]
-        raise ConfigError(
-            f"{origin}: {budget.text!r}: expected no 'over' or an 'over' "
-            f"equal to window_s ({settings.window_s:g} s): latency and error-rate budgets are "
-            "judged on the live window; set window_s to judge them over a longer one"
-        )
+        raise ConfigError(f"{origin}: {budget.text!r}: expected {expected}")
 
 
 def source_of(name: str, given: Mapping[str, object], environ: Mapping[str, str]) -> str:

@@ -241,11 +241,17 @@ class TestErrors:
                 "or a list of them",
             ),
             (
-                {"budgets": "db.* p95<50ms over 5m"},
+                {"budgets": "db.* p95<50ms over 7h"},
                 {},
-                "configure(budgets=...): 'db.* p95<50ms over 5m': expected no 'over' or an "
-                "'over' equal to window_s (60 s): latency and error-rate budgets are judged on "
-                "the live window; set window_s to judge them over a longer one",
+                "configure(budgets=...): 'db.* p95<50ms over 7h': expected an 'over' of at most "
+                "6h (for a longer period use an SLO, e.g. '99%<250ms over 30d', or the exported "
+                "histograms)",
+            ),
+            (
+                {},
+                {"OTELPERF_BUDGETS": "db.* p95<50ms over 5s"},
+                "OTELPERF_BUDGETS: 'db.* p95<50ms over 5s': expected an 'over' of at least one "
+                "sub-window (10s = window_s / 6), or no 'over' to use the live window (1m)",
             ),
             (
                 {},
