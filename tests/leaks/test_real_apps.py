@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 
 from otelperf._receiver import OTLPReceiver
@@ -62,6 +63,7 @@ def values(receiver: OTLPReceiver, name: str) -> list[float]:
 
 
 class TestLeakingApp:
+    @pytest.mark.skipif(not hasattr(psutil, "RLIMIT_AS"), reason="needs prlimit (Linux)")
     def test_leak_is_flagged_with_its_real_growth_rate_and_forecast(
         self, otlp_receiver: OTLPReceiver, webhook: WebhookServer
     ) -> None:
