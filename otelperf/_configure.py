@@ -44,7 +44,7 @@ from otelperf.exporters.operation_metrics import OperationMetricsExporter
 from otelperf.processors.aggregator import Aggregator
 from otelperf.processors.budgets import BudgetMonitor
 from otelperf.processors.latency import LatencyProcessor
-from otelperf.processors.memory_sampler import MemoryMonitor
+from otelperf.processors.leaks import MemoryMonitor
 from otelperf.processors.sampling import MeasureAllSampler
 from otelperf.processors.span_leaks import SpanLeakProcessor
 from otelperf.processors.tail_sampling import TailSamplingProcessor

@@ -229,8 +229,9 @@ class Settings:
     leak_window_s: float = _setting(
         3600.0,
         "Seconds of memory history the growth trend (Theil-Sen over the RSS floor) is computed "
-        "on; the first twelfth of it (at most 5 minutes) after start-up is warm-up and ignored. "
-        "A leak needs at least 24 samples after warm-up.",
+        "on; a leak needs growth sustained over the whole window. The first twelfth of it (at "
+        "most 5 minutes) after start-up is warm-up and ignored. Must hold at least 30 samples "
+        "(`leak_window_s >= 30 x memory_interval_s`).",
         Number(low=10.0),
     )
     leak_min_growth_mb_per_h: float = _setting(
