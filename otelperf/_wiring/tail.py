@@ -1,0 +1,103 @@
+"""Tail sampling wired in front of otelperf's span exporters (``tail_sampling=on``).
+
+``configure()`` asks :meth:`Tail.span_processors` for the processors that export spans: with tail
+sampling off, one ``BatchSpanProcessor`` per exporter, as before; with it on, one
+:class:`~otelperf.processors.tail_sampling.TailSamplingProcessor` in front of them (several
+exporters share one decision through the SDK's ``SynchronousMultiSpanProcessor``). It comes
+after the ``LatencyProcessor``, so percentiles still see every span. :meth:`Tail.start`
+registers ``otelperf.sampling.decisions``.
+
+Tail sampling needs every span recorded: ``measure_unsampled`` must be ``all`` (with ``roots``
+the children of unsampled requests are never recorded, so a kept trace would be its root alone;
+with ``none`` nothing unsampled reaches the processor). When otelperf attaches to a
+``TracerProvider`` someone else installed, the exporters are theirs and cannot be wrapped, so
+tail sampling is not applied (one INFO line says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from opentelemetry.sdk.trace import SpanProcessor, SynchronousMultiSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from otelperf._errors import ConfigError
+from otelperf._safety import logger
+from otelperf._settings import Settings
+from otelperf._wiring import Context
+from otelperf.processors._tail_policy import budget_threshold_ms
+from otelperf.processors.aggregator import Aggregator
+from otelperf.processors.tail_sampling import TailSamplingProcessor
+
+__all__ = ["Tail"]
+
+
+class Tail:
+    """Builds the exporting span processors, behind tail sampling when it is on.
+
+    The constructor only checks the settings; :meth:`span_processors` builds, :meth:`start`
+    registers the metric once the meter exists.
+    """
+
+    wants_alerts = False
+
+    def __init__(self, settings: Settings) -> None:
+        """Check the settings now.
+
+        Raises:
+            ConfigError: ``tail_sampling`` is on while ``measure_unsampled`` is not ``all``.
+        """
+        self._settings = settings
+        self.enabled = settings.tail_sampling == "on"
+        self.processor: TailSamplingProcessor | None = None
+        if self.enabled and settings.measure_unsampled != "all":
+            raise ConfigError(
+                f"measure_unsampled={settings.measure_unsampled!r}: expected 'all' when "
+                "tail_sampling is 'on' (the tail sampler must see every span of the requests "
+                "the head sampler drops)"
+            )
+
+    def span_processors(
+        self, exporters: Sequence[SpanExporter], aggregator: Aggregator
+    ) -> list[SpanProcessor]:
+        """The processors to add after the ``LatencyProcessor``, one per exporter or one in all."""
+        batches: list[SpanProcessor] = [BatchSpanProcessor(exporter) for exporter in exporters]
+        if not self.enabled or not batches:
+            return batches
+        inner = batches[0]
+        if len(batches) > 1:
+            fan_out = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
+            for batch in batches:
+                fan_out.add_span_processor(batch)
+            inner = fan_out
+        settings = self._settings
+        if settings.sample_ratio == 1.0:
+            logger.info(
+                "otelperf: tail_sampling is on but sample_ratio is 1: every trace is "
+                "head-sampled and exported; set sample_ratio below 1 to export less"
+            )
+        self.processor = TailSamplingProcessor(
+            inner,
+            aggregator=aggregator,
+            threshold_ms=budget_threshold_ms(settings.budgets) if settings.budgets else None,
+            slow_ms=settings.slow_ms,
+            max_traces=settings.tail_max_traces,
+            max_spans_per_trace=settings.tail_max_spans_per_trace,
+            wait_s=settings.tail_wait_s,
+            floor_interval_s=settings.floor_interval_s,
+        )
+        return [self.processor]
+
+    def attached(self) -> None:
+        """Say once that tail sampling does not apply to a provider otelperf attached to."""
+        if self.enabled:
+            logger.info(
+                "otelperf: tail_sampling=on is not applied: the TracerProvider was installed "
+                "by someone else and its span exporters are not otelperf's to wrap"
+            )
+
+    def start(self, context: Context) -> list[Callable[[], object]]:
+        """Register ``otelperf.sampling.decisions`` (the tracer provider shuts the processor)."""
+        if self.processor is not None:
+            self.processor.register_metrics(context.meter)
+        return []
