@@ -1,8 +1,9 @@
 """Exporter faults: a sick collector must not slow the app, grow its memory or lose measurements.
 
-One Flask app under gunicorn (2 sync workers) exports OTLP/HTTP to the real receiver, whose
-fault knobs make it go down (connection refused: the port is closed), stall 10 s, answer 500,
-answer 429 with Retry-After, or reset the connection mid-body. Load phases without and with each
+One Flask app under gunicorn (2 sync workers) exports OTLP to the real receiver, whose fault
+knobs make it go down (connection refused: the port is closed) or stall 10 s, and over HTTP
+answer 500, answer 429 with Retry-After or reset the connection mid-body, over gRPC answer
+UNAVAILABLE or RESOURCE_EXHAUSTED with a RetryInfo delay. Load phases without and with each
 fault are interleaved in the same run, so both see the same machine. The latency bound asserted
 here is loose on purpose (2 shared cores; the honest ratio is printed and kept in
 ``tests/e2e/README.md``): what it catches is an export that blocks requests, which costs
@@ -15,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 
+import grpc
 import pytest
 
 from otelperf._receiver import Fault, OTLPReceiver
@@ -36,13 +38,25 @@ pytestmark = pytest.mark.e2e
 
 PATHS = ["/slow", "/users"]
 PHASE = 150  # requests per phase
-FAULTS: dict[str, Callable[[OTLPReceiver], None]] = {
-    "collector down (closed port)": lambda r: r.stop(),
-    "10 s stall": lambda r: r.set_fault(Fault(delay_s=10)),
-    "500": lambda r: r.set_fault(Fault(http_status=500)),
-    "429 + Retry-After 1 s": lambda r: r.set_fault(Fault(http_status=429, retry_after_s=1)),
-    "reset mid-body": lambda r: r.set_fault(Fault(http_drop="request_body")),
+Inject = Callable[[OTLPReceiver], None]
+FAULTS: dict[str, dict[str, Inject]] = {
+    "http/protobuf": {
+        "collector down (closed port)": lambda r: r.stop(),
+        "10 s stall": lambda r: r.set_fault(Fault(delay_s=10)),
+        "500": lambda r: r.set_fault(Fault(http_status=500)),
+        "429 + Retry-After 1 s": lambda r: r.set_fault(Fault(http_status=429, retry_after_s=1)),
+        "reset mid-body": lambda r: r.set_fault(Fault(http_drop="request_body")),
+    },
+    "grpc": {
+        "collector down (closed port)": lambda r: r.stop(),
+        "10 s stall": lambda r: r.set_fault(Fault(delay_s=10)),
+        "UNAVAILABLE": lambda r: r.set_fault(Fault(grpc_code=grpc.StatusCode.UNAVAILABLE)),
+        "RESOURCE_EXHAUSTED + RetryInfo 1 s": lambda r: r.set_fault(
+            Fault(grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_s=1)
+        ),
+    },
 }
+ENDPOINTS = {"http/protobuf": "http_endpoint", "grpc": "grpc_endpoint"}
 
 
 def heal(receiver: OTLPReceiver) -> None:
@@ -50,12 +64,14 @@ def heal(receiver: OTLPReceiver) -> None:
     receiver.clear_fault()
 
 
+@pytest.mark.parametrize("protocol", FAULTS)
 def test_faults_do_not_slow_requests_grow_memory_or_lose_measurements(
-    otlp_receiver: OTLPReceiver,
+    otlp_receiver: OTLPReceiver, protocol: str
 ) -> None:
     """p99 under each fault stays near the interleaved no-fault p99; all requests are counted."""
     port = free_port()
-    env = telemetry_env(otlp_receiver.http_endpoint, "http/protobuf", **PREFORK_METRICS)
+    endpoint = getattr(otlp_receiver, ENDPOINTS[protocol])
+    env = telemetry_env(endpoint, protocol, **PREFORK_METRICS)
     command = instrument(*gunicorn("flask_app:app", port, workers=2))
     figures: dict[str, dict[str, float]] = {}
     served = 0
@@ -64,7 +80,7 @@ def test_faults_do_not_slow_requests_grow_memory_or_lose_measurements(
         served += PHASE
         rss_before = app.rss_mb()
         baselines: list[Load] = []
-        for name, inject in FAULTS.items():
+        for name, inject in FAULTS[protocol].items():
             baselines.append(load(app.base_url, PATHS, requests=PHASE))
             inject(otlp_receiver)
             try:
@@ -98,7 +114,8 @@ def test_faults_do_not_slow_requests_grow_memory_or_lose_measurements(
         # Shutdown with the collector stalled is bounded (each process has a 5 s budget).
         otlp_receiver.set_fault(Fault(delay_s=10))
 
-    print(json.dumps({"faults": figures, "rss_mb": [rss_before, rss_after], "exit_s": app.exit_s}))
+    summary = {"rss_mb": [rss_before, rss_after], "exit_s": app.exit_s}
+    print(json.dumps({"faults": {protocol: figures}, **summary}))
     noisiest = max(b.quantile_ms(0.99) for b in baselines)
     for name, figure in figures.items():
         # A request that waited on an export (5 s timeout, 10 s stall, 1 s backoff) would take
