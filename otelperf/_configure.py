@@ -15,32 +15,32 @@ from __future__ import annotations
 
 import atexit
 import functools
+import multiprocessing.util
 import os
 import threading
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.sdk.trace import TracerProvider
 
-from otelperf import _exporters
+from otelperf import _exporters, _identity
+from otelperf._errors import ConfigError
 from otelperf._otlp_presets import with_otlp_preset
 from otelperf._safety import logger, never_raise
 from otelperf._sampler import head_sampler
 from otelperf._settings import Settings, resolve, source_of
 from otelperf._signals import flush_on_sigterm
 from otelperf._wiring import Context
+from otelperf._wiring.export import check_batch_environment, metric_readers, observe_drops
 from otelperf._wiring.judging import Judging
 from otelperf._wiring.leaks import Leaks
 from otelperf._wiring.tail import Tail
-from otelperf.aggregates import KeyedWindows
 from otelperf.alerts import AlertDispatcher
-from otelperf.exporters.operation_metrics import OperationMetricsExporter
+from otelperf.exporters.counting import count_drops
 from otelperf.processors.aggregator import Aggregator
 from otelperf.processors.budgets import BudgetMonitor
 from otelperf.processors.latency import LatencyProcessor
@@ -173,8 +173,6 @@ def configure_from_environment() -> Handle | None:
     Returns None (and leaves the application untouched) when a setting is invalid, so a typo in
     an ``OTELPERF_*`` variable never stops the application from starting.
     """
-    from otelperf._errors import ConfigError
-
     if _handle is not None:
         return _handle
     try:
@@ -203,15 +201,17 @@ def _install(given: Mapping[str, object], environ: Mapping[str, str]) -> Handle:
 
 def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, str]) -> Handle:
     # Build everything that can fail first: a ConfigError must leave no half-installed state.
+    check_batch_environment(environ)
     sampler = MeasureAllSampler(
         head_sampler(settings, environ),
         measure=settings.measure_unsampled,  # type: ignore[arg-type]  # checked by Choice
     )
     attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
-    resource = Resource.create(attributes)
+    # Lists the SDK's "process" detector: each forked worker then reports its own process.pid.
+    resource = _identity.process_resource(attributes)
     environ = with_otlp_preset(settings.otlp_preset, environ)
-    span_exporters = _exporters.span_exporters(
-        settings.exporters, environ, otlp_preset=settings.otlp_preset
+    span_exporters = count_drops(
+        _exporters.span_exporters(settings.exporters, environ, otlp_preset=settings.otlp_preset)
     )
     names_given = source_of("exporters", given, environ) in ("kwarg", "OTELPERF_EXPORTERS")
     metric_names = _exporters.metric_exporter_names(
@@ -220,7 +220,9 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     parts = _Parts(settings)
     aggregator = _aggregator(settings)
     made: list[object] = []
-    readers = _readers(metric_names, aggregator, resource, environ, settings.otlp_preset, made)
+    readers = metric_readers(
+        metric_names, aggregator, resource, environ, settings.otlp_preset, made
+    )
     # shutdown_on_exit=False: the SDK's own atexit hook is unbounded when exporters hang; ours
     # (registered below) runs the same shutdown with a deadline.
     tracer_provider = TracerProvider(sampler=sampler, resource=resource, shutdown_on_exit=False)
@@ -230,7 +232,7 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     meter_provider = MeterProvider(
         resource=resource, metric_readers=readers, shutdown_on_exit=False
     )
-    _observe_drops(meter_provider, aggregator, (*span_exporters, *made))
+    observe_drops(meter_provider, aggregator, (*span_exporters, *made))
     parts.start(tracer_provider, aggregator, meter_provider)
     trace.set_tracer_provider(tracer_provider)
     if isinstance(metrics.get_meter_provider(), MeterProvider):
@@ -246,14 +248,14 @@ def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, 
     aggregator = _aggregator(settings)
     environ = with_otlp_preset(settings.otlp_preset, environ)
     made: list[object] = []
-    readers = _readers(
+    readers = metric_readers(
         settings.exporters, aggregator, provider.resource, environ, settings.otlp_preset, made
     )
     provider.add_span_processor(LatencyProcessor(aggregator))
     meter_provider = MeterProvider(
         resource=provider.resource, metric_readers=readers, shutdown_on_exit=False
     )
-    _observe_drops(meter_provider, aggregator, made)
+    observe_drops(meter_provider, aggregator, made)
     parts.start(provider, aggregator, meter_provider)
     parts.tail.attached()
     logger.info(
@@ -295,8 +297,18 @@ def _new_handle(
     stop_spans = aggregator.shutdown if attached else tracer_provider.shutdown
     handle._closers += [*parts.early_closers, stop_spans, *parts.closers, meter_provider.shutdown]
     atexit.register(handle.shutdown)
+    multiprocessing.util.register_after_fork(handle, _flush_at_child_exit)
     flush_on_sigterm(handle.shutdown)
     return handle
+
+
+def _flush_at_child_exit(handle: Handle) -> None:
+    """In a ``multiprocessing`` child: run the bounded shutdown when the child leaves.
+
+    Such children end with ``os._exit``, so ``atexit`` (and our shutdown) never runs there and
+    whatever the child measured or queued since its last export would be lost.
+    """
+    multiprocessing.util.Finalize(handle, handle.shutdown, exitpriority=100)
 
 
 def _aggregator(settings: Settings) -> Aggregator:
@@ -347,54 +359,3 @@ class _Parts:
             self.closers.append(
                 functools.partial(self.dispatcher.shutdown, ALERTS_SHUTDOWN_TIMEOUT_S)
             )
-
-
-def _readers(
-    names: tuple[str, ...],
-    aggregator: Aggregator,
-    resource: Resource,
-    environ: Mapping[str, str],
-    otlp_preset: str | None,
-    made: list[object],
-) -> list[MetricReader]:
-    """One periodic reader per metric exporter; the exporters are also appended to ``made``."""
-    exporters = _exporters.metric_exporters(names, environ, otlp_preset=otlp_preset)
-    made.extend(exporters)
-    return [
-        PeriodicExportingMetricReader(
-            OperationMetricsExporter(exporter, aggregator, resource=resource, environ=environ)
-        )
-        for exporter in exporters
-    ]
-
-
-def _observe_drops(
-    meter_provider: MeterProvider, aggregator: Aggregator, exporters: Sequence[object] = ()
-) -> None:
-    """Report ``otelperf.dropped{reason}``: read at collection time, nothing per span.
-
-    Exporters that count their own drops (the vendor exporters' ``drops``) add reasons
-    ``export_<exporter>_<reason>``, e.g. ``export_newrelicspan_timeout``.
-    """
-
-    def observe(options: CallbackOptions) -> list[Observation]:
-        counts = aggregator.dropped()
-        counts["max_operations"] = aggregator.with_store(_folded)
-        for exporter in exporters:
-            drops = getattr(exporter, "drops", None)
-            name = type(exporter).__name__.removesuffix("Exporter").lower()
-            for reason, n in (drops.counts() if drops is not None else {}).items():
-                key = f"export_{name}_{reason}"
-                counts[key] = counts.get(key, 0) + n
-        return [Observation(n, {"reason": reason}) for reason, n in sorted(counts.items())]
-
-    meter_provider.get_meter("otelperf").create_observable_counter(
-        "otelperf.dropped",
-        callbacks=[observe],
-        unit="{item}",
-        description="Items otelperf dropped or folded to stay bounded, by reason.",
-    )
-
-
-def _folded(now_ns: int, store: KeyedWindows) -> int:
-    return store.folded_samples

@@ -130,10 +130,6 @@ def test_faults_do_not_slow_requests_grow_memory_or_lose_measurements(
     assert otelperf_errors(app.output) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs export failures counted in otelperf.dropped (patch in the e2e report)",
-)
 def test_spans_lost_to_a_failing_collector_are_counted_in_otelperf_dropped(
     otlp_receiver: OTLPReceiver,
 ) -> None:

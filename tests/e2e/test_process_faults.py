@@ -103,11 +103,6 @@ def test_killed_worker_is_respawned_and_reports_its_own_pid(
     assert otelperf_errors(app.output) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SDK PeriodicExportingMetricReader keeps its export lock across fork; "
-    "needs otelperf's fork-safe metric reader (patch in the e2e report)",
-)
 def test_worker_forked_during_a_metric_export_still_exports_metrics(
     otlp_receiver: OTLPReceiver,
 ) -> None:
@@ -168,11 +163,6 @@ class TestMultiprocessing:
             timeout_s=5,
         ), (per_child(), children)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="needs a flush at multiprocessing child exit (children leave with os._exit; "
-        "patch in the e2e report)",
-    )
     def test_children_report_without_calling_shutdown(self, otlp_receiver: OTLPReceiver) -> None:
         """Pool children that just return still get their percentiles exported."""
         children = set(run_job(otlp_receiver)["children"])

@@ -123,7 +123,6 @@ def test_same_responses_and_every_request_counted_once(
     assert app.exit_s is not None and app.exit_s < 10.0, app.output
 
 
-@pytest.mark.xfail(strict=True, reason="needs _identity wiring in _configure")
 def test_each_gunicorn_worker_reports_its_own_process_pid(otlp_receiver: OTLPReceiver) -> None:
     """Spans and duration histograms of each worker carry that worker's process.pid."""
     port = free_port()
