@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from otelperf.budgets import INTERACTIVE_BUDGETS, Budget
-from otelperf.processors._tail_policy import (
-    BUDGET,
-    ERROR,
-    SLOW,
-    TraceBook,
-    Verdict,
-    budget_threshold_ms,
-    decide,
-)
+from otelperf.processors._tail_policy import BUDGET, ERROR, SLOW, budget_threshold_ms, decide
+from otelperf.processors._trace_book import TraceBook, Verdict
 
 MS = 1_000_000
 S = 1_000_000_000
