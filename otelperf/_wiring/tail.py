@@ -48,9 +48,16 @@ class Tail:
             ConfigError: ``tail_sampling`` is on while ``measure_unsampled`` is not ``all``.
         """
         self._settings = settings
-        self.enabled = settings.tail_sampling == "on"
+        self.enabled = settings.tail_sampling == "on" or (
+            # "auto" (if the setting offers it): on exactly when head sampling drops traces and
+            # every span is still recorded, i.e. when there is something to keep.
+            settings.tail_sampling == "auto"
+            and settings.sample_ratio is not None
+            and settings.sample_ratio < 1
+            and settings.measure_unsampled == "all"
+        )
         self.processor: TailSamplingProcessor | None = None
-        if self.enabled and settings.measure_unsampled != "all":
+        if settings.tail_sampling == "on" and settings.measure_unsampled != "all":
             raise ConfigError(
                 f"measure_unsampled={settings.measure_unsampled!r}: expected 'all' when "
                 "tail_sampling is 'on' (the tail sampler must see every span of the requests "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
@@ -9,6 +11,8 @@ from opentelemetry.trace import Status, StatusCode
 import otelperf
 from otelperf._errors import ConfigError
 from otelperf._receiver import OTLPReceiver
+from otelperf._settings import resolve
+from otelperf._wiring.tail import Tail
 from otelperf.processors.tail_sampling import REASON_ATTRIBUTE
 
 pytestmark = pytest.mark.usefixtures("fresh_globals")
@@ -65,3 +69,20 @@ def test_tail_sampling_needs_every_span_measured() -> None:
     """tail_sampling=on with measure_unsampled=roots is refused at configure()."""
     with pytest.raises(ConfigError, match=r"measure_unsampled='roots'\)?: expected 'all'"):
         otelperf.configure(exporters="none", tail_sampling="on", measure_unsampled="roots")
+
+
+@pytest.mark.parametrize(
+    ("given", "enabled"),
+    [
+        ({"sample_ratio": 0.1}, True),
+        ({"sample_ratio": 1.0}, False),
+        ({}, False),
+        ({"sample_ratio": 0.1, "measure_unsampled": "roots"}, False),
+    ],
+)
+def test_auto_turns_on_only_when_head_sampling_drops_traces(
+    given: dict[str, object], enabled: bool
+) -> None:
+    """tail_sampling='auto' (if offered): on iff sample_ratio < 1 and every span is measured."""
+    settings = dataclasses.replace(resolve(given, {}), tail_sampling="auto")
+    assert Tail(settings).enabled is enabled
