@@ -189,12 +189,13 @@ class Settings:
         Function("(span_name, duration_ms, trace_id_hex)"),
     )
     tail_sampling: str = _setting(
-        "off",
+        "auto",
         "`on`: buffer each local trace until its root ends and export it when it has an "
         "error, a span over `slow_ms` or its budget, a root slower than its operation's live "
         "p99, was head-sampled, or its operation had no kept trace for `floor_interval_s`. "
-        "Needs `measure_unsampled=all`. Sees only this process's part of a trace.",
-        Choice("on", "off"),
+        "`auto`: on when `sample_ratio` < 1 and `measure_unsampled=all`. `on` needs "
+        "`measure_unsampled=all`. Sees only this process's part of a trace.",
+        Choice("auto", "on", "off"),
     )
     tail_max_traces: int = _setting(
         10_000,
@@ -300,6 +301,12 @@ def resolve(given: Mapping[str, object], environ: Mapping[str, str]) -> Settings
 
 def _check_together(settings: Settings, origins: Mapping[str, tuple[str, object]]) -> None:
     """Check the rules that involve two settings; the error names the one that breaks them."""
+    if settings.tail_sampling == "on" and settings.measure_unsampled != "all":
+        origin, value = origins["measure_unsampled"]
+        raise ConfigError(
+            f"{describe(origin, value)}: expected 'all' when tail_sampling is 'on' "
+            "(the tail sampler must see every span of the requests the head sampler drops)"
+        )
     very_slow_ms, slow_ms = settings.very_slow_ms, settings.slow_ms
     if very_slow_ms is not None and slow_ms is not None and very_slow_ms < slow_ms:
         origin, value = origins["very_slow_ms"]

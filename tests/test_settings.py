@@ -80,7 +80,7 @@ MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
         on_slow_example,
         None,
     ),
-    "tail_sampling": ("on", "off", {}, "on", "off", "off"),
+    "tail_sampling": ("on", "off", {}, "on", "off", "auto"),
     "tail_max_traces": (50, "100", {}, 50, 100, 10_000),
     "tail_max_spans_per_trace": (5, "7", {}, 5, 7, 1_000),
     "tail_wait_s": (1, "2.5", {}, 1.0, 2.5, 30.0),
@@ -302,7 +302,13 @@ class TestErrors:
             (
                 {},
                 {"OTELPERF_TAIL_SAMPLING": "yes"},
-                "OTELPERF_TAIL_SAMPLING='yes': expected one of on, off",
+                "OTELPERF_TAIL_SAMPLING='yes': expected one of auto, on, off",
+            ),
+            (
+                {"tail_sampling": "on"},
+                {"OTELPERF_MEASURE_UNSAMPLED": "roots"},
+                "OTELPERF_MEASURE_UNSAMPLED='roots': expected 'all' when tail_sampling is 'on' "
+                "(the tail sampler must see every span of the requests the head sampler drops)",
             ),
             (
                 {"tail_max_traces": 0},
