@@ -96,8 +96,8 @@ class Tail:
         return [self.processor]
 
     def attached(self) -> None:
-        """Say once that tail sampling does not apply to a provider otelperf attached to."""
-        if self.enabled:
+        """Say once that tail sampling, when asked for (``on``), does not apply here."""
+        if self._settings.tail_sampling == "on":
             logger.info(
                 "otelperf: tail_sampling=on is not applied: the TracerProvider was installed "
                 "by someone else and its span exporters are not otelperf's to wrap"
