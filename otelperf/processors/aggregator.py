@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 #: the request thread (more live objects for the cyclic GC), reading five fields costs less.
 RingEntry = tuple[str, SpanKind, int, int, StatusCode, "Attributes | None", "ReadableSpan | None"]
 
-__all__ = ["Aggregator", "RingEntry", "SlowHook", "TickHook"]
+__all__ = ["MAX_KEY_CHARS", "Aggregator", "RingEntry", "SlowHook", "TickHook", "cut_key"]
 
 #: Called on the aggregator thread after each drain, with the store locked by the caller.
 TickHook = Callable[[int, KeyedWindows], None]
@@ -171,7 +171,8 @@ class Aggregator:
 
     def operation_key(self, span: ReadableSpan) -> str:
         """Return the operation key the store files ``span`` under (name + key attributes)."""
-        return self._key(span.name, span.attributes) if self._key_attributes else span.name
+        key = self._key(span.name, span.attributes) if self._key_attributes else span.name
+        return key if len(key) <= MAX_KEY_CHARS else cut_key(key)
 
     def count_drop(self, reason: str, n: int = 1) -> None:
         """Count ``n`` dropped items under ``reason`` (reported as ``otelperf.dropped``)."""
@@ -237,9 +238,12 @@ class Aggregator:
             name, kind, start_ns, end_ns, status, attributes, slow_span = pop()
             if slow_span is not None:
                 slow.append(slow_span)
+            operation = name if attributes is None else key(name, attributes)
+            if len(operation) > MAX_KEY_CHARS:
+                operation = cut_key(operation)
             items.append(
                 (
-                    name if attributes is None else key(name, attributes),
+                    operation,
                     _KIND_NAMES[kind],
                     end_ns - start_ns,
                     status is _ERROR,
@@ -276,6 +280,16 @@ class Aggregator:
         found = attributes or {}
         parts = [f"{name}={found[name]!s}" for name in self._key_attributes if name in found]
         return f"{span_name} {{{','.join(parts)}}}" if parts else span_name
+
+
+#: Longest operation key kept; longer span names (a 10 kB generated name, say) are cut, so that
+#: both the number (``max_operations``) and the size of keys and exported series are bounded.
+MAX_KEY_CHARS = 256
+
+
+def cut_key(key: str) -> str:
+    """``key`` cut to :data:`MAX_KEY_CHARS` characters, the last one an ellipsis."""
+    return key[: MAX_KEY_CHARS - 1] + "\u2026"
 
 
 def _duration_ns(span: ReadableSpan) -> int:
