@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -41,6 +42,7 @@ from otelperf._wiring.leaks import Leaks
 from otelperf._wiring.tail import Tail
 from otelperf.alerts import AlertDispatcher
 from otelperf.exporters.counting import count_drops
+from otelperf.exporters.fork_safe_reader import ForkSafePeriodicReader
 from otelperf.processors.aggregator import Aggregator
 from otelperf.processors.budgets import BudgetMonitor
 from otelperf.processors.latency import LatencyProcessor
@@ -52,6 +54,10 @@ from otelperf.processors.tail_sampling import TailSamplingProcessor
 __all__ = ["Handle", "configure", "configure_from_environment", "current", "forget", "shutdown"]
 
 DEFAULT_SHUTDOWN_TIMEOUT_S = 5.0
+# When the last export already failed (collector down), the final flush will most likely fail
+# too: wait this long at most, so that a gunicorn master and its workers, one after the other,
+# still exit within the 5 s an orchestrator usually grants.
+FAILING_SHUTDOWN_TIMEOUT_S = 1.0
 # Share of the shutdown a hanging alert sink may take: the final metric export comes after it.
 ALERTS_SHUTDOWN_TIMEOUT_S = 2.0
 
@@ -88,6 +94,7 @@ class Handle:
     span_leaks: SpanLeakProcessor | None = None
     tail_sampler: TailSamplingProcessor | None = None
     _closers: list[Callable[[], object]] = field(default_factory=list, repr=False)
+    _exporters: list[object] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     def shutdown(self, *, timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> bool:
@@ -95,11 +102,14 @@ class Handle:
 
         Runs the SDK's shutdown in a daemon thread and waits at most ``timeout_s``: with the
         collector down, exporters may retry for their own timeout, and the process must still
-        exit in time. Returns True when everything finished within the timeout.
+        exit in time. When the last export already failed, it waits at most
+        ``FAILING_SHUTDOWN_TIMEOUT_S``. Returns True when everything finished within the timeout.
         """
         if self._closed:
             return True
         self._closed = True
+        if self._export_failing():
+            timeout_s = min(timeout_s, FAILING_SHUTDOWN_TIMEOUT_S)
         # In order: spans first (they feed the percentile store), then the final metric export.
         closers = list(self._closers)
         worker = threading.Thread(
@@ -111,6 +121,10 @@ class Handle:
             logger.warning("otelperf shutdown did not finish within %.1f s; going on", timeout_s)
             return False
         return True
+
+    def _export_failing(self) -> bool:
+        """True when the last export of one of otelperf's exporters failed."""
+        return any(not getattr(e, "last_ok", True) for e in self._exporters)
 
 
 def _run_all(closers: list[Callable[[], object]]) -> None:
@@ -240,7 +254,10 @@ def _own(settings: Settings, given: Mapping[str, object], environ: Mapping[str, 
     else:
         metrics.set_meter_provider(meter_provider)
     # The tracer provider stops the aggregator, whose last tick may still raise alerts.
-    return _new_handle(settings, tracer_provider, meter_provider, aggregator, parts, attached=False)
+    watched = [*span_exporters, *_targets(readers)]
+    return _new_handle(
+        settings, tracer_provider, meter_provider, aggregator, parts, watched, attached=False
+    )
 
 
 def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, str]) -> Handle:
@@ -264,7 +281,9 @@ def _attach(settings: Settings, provider: TracerProvider, environ: Mapping[str, 
         "metrics use their own MeterProvider",
         provider.sampler.get_description(),
     )
-    return _new_handle(settings, provider, meter_provider, aggregator, parts, attached=True)
+    return _new_handle(
+        settings, provider, meter_provider, aggregator, parts, _targets(readers), attached=True
+    )
 
 
 def _new_handle(
@@ -273,6 +292,7 @@ def _new_handle(
     meter_provider: MeterProvider,
     aggregator: Aggregator,
     parts: _Parts,
+    exporters: list[object],
     *,
     attached: bool,
 ) -> Handle:
@@ -294,6 +314,7 @@ def _new_handle(
         span_leaks=parts.leaks.span_leaks,
         tail_sampler=parts.tail.processor,
     )
+    handle._exporters += exporters
     stop_spans = aggregator.shutdown if attached else tracer_provider.shutdown
     handle._closers += [*parts.early_closers, stop_spans, *parts.closers, meter_provider.shutdown]
     atexit.register(handle.shutdown)
@@ -309,6 +330,11 @@ def _flush_at_child_exit(handle: Handle) -> None:
     whatever the child measured or queued since its last export would be lost.
     """
     multiprocessing.util.Finalize(handle, handle.shutdown, exitpriority=100)
+
+
+def _targets(readers: list[MetricReader]) -> list[object]:
+    """The exporters otelperf's metric readers export to (their last outcome bounds shutdown)."""
+    return [r.target for r in readers if isinstance(r, ForkSafePeriodicReader)]
 
 
 def _aggregator(settings: Settings) -> Aggregator:

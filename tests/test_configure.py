@@ -176,3 +176,27 @@ class TestShutdown:
         started = time.monotonic()
         otelperf.shutdown(timeout_s=2.0)
         assert time.monotonic() - started < 3.0
+
+    def test_shutdown_is_short_once_an_export_has_failed(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After a failed export the final flush gets FAILING_SHUTDOWN_TIMEOUT_S, not 5 s."""
+        from otelperf._configure import FAILING_SHUTDOWN_TIMEOUT_S
+
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+        handle = otelperf.configure(service_name="dead", memory_interval_s="off")
+        tracer = trace.get_tracer("t")
+        [counting] = [e for e in handle._exporters if hasattr(e, "drops")]
+        deadline = time.monotonic() + 10
+        while counting.last_ok and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            with tracer.start_as_current_span("op"):
+                pass
+            time.sleep(0.05)
+        assert not counting.last_ok  # type: ignore[attr-defined]
+        with tracer.start_as_current_span("queued"):
+            pass
+        started = time.monotonic()
+        otelperf.shutdown()  # default 5 s budget
+        assert time.monotonic() - started < FAILING_SHUTDOWN_TIMEOUT_S + 0.5

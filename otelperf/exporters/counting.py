@@ -28,6 +28,7 @@ class CountingSpanExporter(SpanExporter):
         self.inner = inner
         self.drops = Drops()
         self.drop_name = type(inner).__name__.removesuffix("Exporter").lower()
+        self.last_ok = True  # the last export's outcome (read by a bounded shutdown)
         _fork.register(self.drops.reinit)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -35,9 +36,11 @@ class CountingSpanExporter(SpanExporter):
         try:
             result = self.inner.export(spans)
         except Exception:
+            self.last_ok = False
             self.drops.add("failed", len(spans))
             raise
-        if result is not SpanExportResult.SUCCESS:
+        self.last_ok = result is SpanExportResult.SUCCESS
+        if not self.last_ok:
             self.drops.add("failed", len(spans))
         return result
 

@@ -60,6 +60,11 @@ class ForkSafePeriodicReader(PeriodicExportingMetricReader):
         _fork.register(self._init_locks)
         _hook(self)
 
+    @property
+    def target(self) -> MetricExporter:
+        """The exporter this reader exports to."""
+        return self._target
+
     def _init_locks(self) -> None:
         # Also the child's re-init: the parent's export and collection did not come along.
         self._exporting = threading.Lock()  # serialises exports (the SDK's _export_lock's job)

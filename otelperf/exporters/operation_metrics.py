@@ -113,6 +113,7 @@ class OperationMetricsExporter(MetricExporter):
         temporality, aggregation = preferences_from_env(environ)
         super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
         self._inner = inner
+        self.last_ok = True  # the last export's outcome (read by a bounded shutdown)
         self._aggregator = aggregator
         self._resource = resource
         self._delta = temporality[Histogram] is AggregationTemporality.DELTA
@@ -132,7 +133,9 @@ class OperationMetricsExporter(MetricExporter):
         metric = self._duration_metric()
         if metric is not None:
             metrics_data = _with_metric(metrics_data, metric, self._resource)
-        return self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        self.last_ok = result is MetricExportResult.SUCCESS
+        return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         """Flush the inner exporter."""

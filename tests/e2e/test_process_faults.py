@@ -68,9 +68,11 @@ def test_sigterm_under_load_with_the_collector_down_exits_in_bounded_time() -> N
     command = instrument(*gunicorn("flask_app:app", port, workers=2))
     otelperf_s, output = sigterm_under_load(command, port, env)
     print(json.dumps({"sigterm_exit_s": {"plain": plain_s, "otelperf": otelperf_s}}))
-    # Workers (5 s budget) then the master (5 s budget), one after the other, plus the slower
-    # exit of a process holding the SDK. Measured ~11.5 s: the 5 s target is NOT met.
-    assert otelperf_s < plain_s + 2 * 5 + 4, output
+    # Once an export has failed, each process's shutdown waits at most 1 s (not 5 s); workers,
+    # then the master, plus gunicorn's graceful stop of in-flight requests and the slower exit of
+    # a process holding the SDK. Measured 7.3 s (11.2 s before the 1 s rule): the 5 s
+    # target is still NOT met.
+    assert otelperf_s < plain_s + 9, output
     assert otelperf_errors(output) == []
 
 
