@@ -10,63 +10,21 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from types import MappingProxyType
 
 from otelperf.aggregates import OperationStats
 from otelperf.budgets import Budget, BudgetEvaluator
+from otelperf.processors.budget_views import LiveView
 from otelperf.processors.budgets import to_alert
 from otelperf.report.model import AlertEntry, BudgetPoint
 
 __all__ = ["FleetJudge", "worse"]
 
 _RANK = {"": 0, "insufficient_data": 1, "ok": 2, "warning": 3, "error": 4, "critical": 5}
-_NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 
 
 def worse(a: str, b: str) -> str:
     """The more severe of two budget states (a breach beats ``ok`` beats no data)."""
     return a if _RANK.get(a, 0) >= _RANK.get(b, 0) else b
-
-
-class _View:
-    """``OperationView`` over merged ``OperationStats`` (fleet operations have no attributes)."""
-
-    __slots__ = ("stats",)
-
-    attributes = _NO_ATTRIBUTES
-
-    def __init__(self, stats: OperationStats) -> None:
-        self.stats = stats
-
-    @property
-    def operation(self) -> str:
-        return self.stats.operation
-
-    @property
-    def kind(self) -> str:
-        return self.stats.kind
-
-    @property
-    def count(self) -> int:
-        return self.stats.count
-
-    @property
-    def errors(self) -> int:
-        return self.stats.errors
-
-    @property
-    def mean_ms(self) -> float:
-        return self.stats.mean_ms
-
-    @property
-    def max_ms(self) -> float:
-        return self.stats.max_ms
-
-    def quantile(self, q: float) -> float:
-        return self.stats.quantile(q)
-
-    def count_over(self, threshold_ms: float) -> int:
-        return self.stats.count_over(threshold_ms)
 
 
 class FleetJudge:
@@ -111,7 +69,7 @@ class FleetJudge:
         """Judge one window; return the alerts for the states that changed."""
         if self._evaluator is None:
             return []
-        views = {name: _View(stats) for name, stats in window.items()}
+        views = {name: LiveView(stats) for name, stats in window.items()}
         transitions = self._evaluator.evaluate(round(now_s * 1e9), views)
         states: dict[str, str] = {}
         for status in self._evaluator.report():
