@@ -92,6 +92,8 @@ def test_faults_do_not_slow_requests_grow_memory_or_lose_measurements(
             served += 2 * PHASE
             baseline_p99 = baselines[-1].quantile_ms(0.99)
             figures[name] = {
+                "p95_ms": faulted.quantile_ms(0.95),
+                "baseline_p95_ms": baselines[-1].quantile_ms(0.95),
                 "p99_ms": faulted.quantile_ms(0.99),
                 "baseline_p99_ms": baseline_p99,
                 "p50_ms": faulted.quantile_ms(0.5),
@@ -116,13 +118,16 @@ def test_faults_do_not_slow_requests_grow_memory_or_lose_measurements(
 
     summary = {"rss_mb": [rss_before, rss_after], "exit_s": app.exit_s}
     print(json.dumps({"faults": {protocol: figures}, **summary}))
-    noisiest = max(b.quantile_ms(0.99) for b in baselines)
+    noisiest = max(b.quantile_ms(0.95) for b in baselines)
     for name, figure in figures.items():
         # A request that waited on an export (5 s timeout, 10 s stall, 1 s backoff) would take
-        # >= 1 s. The p99 bound is loose (2x the noisiest interleaved baseline + 20 ms) because
-        # 200-request phases on 2 shared cores are noisy; benchmarks/e2e_overhead.py measures.
+        # >= 1 s: no request may. The relative bound is on p95 (the 10th slowest of 200), 2x
+        # the noisiest interleaved baseline + 20 ms: p99 of a 200-request phase is its 2nd
+        # slowest request, and one scheduler blip on 2 shared cores moved it to 69 ms in a CI
+        # run where the same phase measured 15 ms twice alone. p99 is printed; the benchmark
+        # benchmarks/e2e_overhead.py measures overhead properly.
         assert figure["max_ms"] < 1000, (name, figures)
-        assert figure["p99_ms"] <= 2 * noisiest + 20, (name, figures)
+        assert figure["p95_ms"] <= 2 * noisiest + 20, (name, figures)
     assert rss_after - rss_before < 40, (rss_before, rss_after)
     # Each process's shutdown is bounded by 5 s, but gunicorn's master shuts down after its
     # workers: with the collector stalled that is 2 x 5 s plus the exit itself.
