@@ -121,8 +121,8 @@ def test_faults_do_not_slow_requests_grow_memory_or_lose_measurements(
     noisiest = max(b.quantile_ms(0.95) for b in baselines)
     for name, figure in figures.items():
         # A request that waited on an export (5 s timeout, 10 s stall, 1 s backoff) would take
-        # >= 1 s: no request may. The relative bound is on p95 (the 10th slowest of 200), 2x
-        # the noisiest interleaved baseline + 20 ms: p99 of a 200-request phase is its 2nd
+        # >= 1 s: no request may. The relative bound is on p95 (the 8th slowest of 150), 2x
+        # the noisiest interleaved baseline + 20 ms: p99 of a 150-request phase is its 2nd
         # slowest request, and one scheduler blip on 2 shared cores moved it to 69 ms in a CI
         # run where the same phase measured 15 ms twice alone. p99 is printed; the benchmark
         # benchmarks/e2e_overhead.py measures overhead properly.
