@@ -67,10 +67,13 @@ class Number(Coerce[float]):
     def __init__(self, *, low: float, high: float = math.inf, low_open: bool = False) -> None:
         """Set the accepted range (``low_open`` excludes ``low`` itself)."""
         self.low, self.high, self.low_open = low, high, low_open
+        above = f"{'>' if low_open else '>='} {low:.15g}"
         if high == math.inf:
-            self.expected = f"a number {'>' if low_open else '>='} {low:g}"
+            self.expected = f"a number {above}"
+        elif low_open:
+            self.expected = f"a number {above} and <= {high:.15g}"
         else:
-            self.expected = f"a number between {low:g} and {high:g}"
+            self.expected = f"a number between {low:.15g} and {high:.15g}"
 
     def __call__(self, value: object, origin: str) -> float:
         """Parse (from text if needed) and range-check the number."""

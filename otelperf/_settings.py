@@ -75,6 +75,10 @@ def _setting(
 
 
 _DEFAULT_ALERTS: tuple[AlertSink, ...] = (LogSink(),)  # LogSink holds no state: safe to share
+# Upper bounds of durations: far beyond any sensible use, and within what the threads'
+# nanosecond arithmetic and timers accept.
+_DAY_S = 86_400.0
+_WEEK_S = 7 * _DAY_S
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,8 +124,9 @@ class Settings:
     )
     window_s: float = _setting(
         60.0,
-        "Sliding window, in seconds, of `otelperf.stats()` (6 sub-windows).",
-        Number(low=0.0, low_open=True),
+        "Sliding window, in seconds, of `otelperf.stats()` (6 sub-windows), from 0.6 s (a 0.1 s "
+        "sub-window, the aggregator's drain period) to 7 days.",
+        Number(low=0.6, high=_WEEK_S),
     )
     max_operations: int = _setting(
         2000,
@@ -159,7 +164,7 @@ class Settings:
         60.0,
         "Minimum seconds between two alerts about the same budget and operation; changes "
         "held back are sent later if they still stand.",
-        Number(low=0.0, low_open=True),
+        Number(low=0.0, high=_WEEK_S, low_open=True),
     )
     regression_factor: float | None = _setting(
         2.0,
@@ -212,13 +217,13 @@ class Settings:
     tail_wait_s: float = _setting(
         30.0,
         "Seconds a buffered trace waits for its local root to end before it is decided anyway.",
-        Number(low=0.0, low_open=True),
+        Number(low=0.0, high=3600.0, low_open=True),
     )
     floor_interval_s: float = _setting(
         60.0,
         "With tail sampling, keep at least one trace per operation per this many seconds, so "
         "every operation has a recent example.",
-        Number(low=0.0, low_open=True),
+        Number(low=0.0, high=_WEEK_S, low_open=True),
     )
     memory_interval_s: float | None = _setting(
         10.0,
@@ -233,7 +238,7 @@ class Settings:
         "on; a leak needs growth sustained over the whole window. The first twelfth of it (at "
         "most 5 minutes) after start-up is warm-up and ignored. Must hold at least 30 samples "
         "(`leak_window_s >= 30 x memory_interval_s`).",
-        Number(low=10.0),
+        Number(low=10.0, high=30 * _DAY_S),
     )
     leak_min_growth_mb_per_h: float = _setting(
         10.0,
@@ -252,7 +257,7 @@ class Settings:
         300.0,
         "Spans started and still not ended after this many seconds are reported "
         "(`otelperf.spans.unfinished`, a `span_leak` alert); `off` stops tracking open spans.",
-        NumberOrOff(low=0.0, low_open=True),
+        NumberOrOff(low=0.0, high=_WEEK_S, low_open=True),
     )
 
 

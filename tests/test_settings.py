@@ -206,8 +206,21 @@ class TestErrors:
                 "sample_ratio, service_name, slow_ms, span_leak_after_s, tail_max_spans_per_trace, "
                 "tail_max_traces, tail_sampling, tail_wait_s, very_slow_ms, window_s",
             ),
-            ({"window_s": 0}, {}, "configure(window_s=0): expected a number > 0"),
-            ({}, {"OTELPERF_WINDOW_S": "abc"}, "OTELPERF_WINDOW_S='abc': expected a number > 0"),
+            (
+                {"window_s": 0},
+                {},
+                "configure(window_s=0): expected a number between 0.6 and 604800",
+            ),
+            (
+                {},
+                {"OTELPERF_WINDOW_S": "abc"},
+                "OTELPERF_WINDOW_S='abc': expected a number between 0.6 and 604800",
+            ),
+            (
+                {"window_s": 1e300},
+                {},
+                "configure(window_s=1e+300): expected a number between 0.6 and 604800",
+            ),
             (
                 {"max_operations": -1},
                 {},
@@ -262,7 +275,7 @@ class TestErrors:
             (
                 {"alert_interval_s": -1},
                 {},
-                "configure(alert_interval_s=-1): expected a number > 0",
+                "configure(alert_interval_s=-1): expected a number > 0 and <= 604800",
             ),
             (
                 {},
@@ -320,11 +333,11 @@ class TestErrors:
                 {"OTELPERF_TAIL_MAX_SPANS_PER_TRACE": "1e3"},
                 "OTELPERF_TAIL_MAX_SPANS_PER_TRACE='1e3': expected an integer >= 1",
             ),
-            ({"tail_wait_s": 0}, {}, "configure(tail_wait_s=0): expected a number > 0"),
+            ({"tail_wait_s": 0}, {}, "configure(tail_wait_s=0): expected a number > 0 and <= 3600"),
             (
                 {},
                 {"OTELPERF_FLOOR_INTERVAL_S": "-5"},
-                "OTELPERF_FLOOR_INTERVAL_S='-5': expected a number > 0",
+                "OTELPERF_FLOOR_INTERVAL_S='-5': expected a number > 0 and <= 604800",
             ),
             (
                 {"memory_interval_s": 0.01},
@@ -334,7 +347,7 @@ class TestErrors:
             (
                 {},
                 {"OTELPERF_LEAK_WINDOW_S": "5"},
-                "OTELPERF_LEAK_WINDOW_S='5': expected a number >= 10",
+                "OTELPERF_LEAK_WINDOW_S='5': expected a number between 10 and 2592000",
             ),
             (
                 {"leak_min_growth_mb_per_h": -1},
@@ -354,7 +367,13 @@ class TestErrors:
             (
                 {},
                 {"OTELPERF_SPAN_LEAK_AFTER_S": "0"},
-                "OTELPERF_SPAN_LEAK_AFTER_S='0': expected a number > 0 or off",
+                "OTELPERF_SPAN_LEAK_AFTER_S='0': expected a number > 0 and <= 604800 or off",
+            ),
+            (
+                {"span_leak_after_s": 1e9},
+                {},
+                "configure(span_leak_after_s=1000000000.0): expected a number > 0 and <= 604800 "
+                "or off",
             ),
         ],
     )
