@@ -46,6 +46,7 @@ _OPTIONS = ("over", "min", "warning", "error", "critical", "impact", "owner")
 _RATIOS = {"warning": "warning_ratio", "error": "error_ratio", "critical": "critical_ratio"}
 _ONE = Decimal(1)
 _SPLIT = re.compile(r"[;\r\n]")
+_MAX_WINDOW_S = 366 * 86_400  # SLO periods are days to a year; budgets allow at most 6 h
 _EXPECT_OPTION = "'over', 'min', 'warning', 'error', 'critical', 'impact' or 'owner'"
 _EXPECT_STAT = f"a statistic ({', '.join(STATISTICS)}) or an objective like 99%, followed by '<'"
 
@@ -255,7 +256,10 @@ class _Parser:
             factor = _units.WINDOW_UNITS.get(unit)
             if factor is None:
                 self.fail(end, "a window unit (s, m, h, d)")
-            return "window_s", self._positive(text[pos:end], factor, pos, "window"), unit_end
+            window_s = self._positive(text[pos:end], factor, pos, "window")
+            if window_s > _MAX_WINDOW_S:
+                self.fail(pos, "a window of at most 366d")
+            return "window_s", window_s, unit_end
         if end == pos:
             self.fail(pos, "a ratio like 1.5x")
         if unit != "x":

@@ -81,6 +81,7 @@ INVALID: list[tuple[str, int, str]] = [
     ("p99<250ms", 1, "an operation name, kind=KIND or attr.KEY=VALUE first"),
     ("GET /users p99", 15, "'<' after 'p99'"),
     ("GET /users p99>250ms", 15, "'<' after 'p99'"),
+    ("GET /users 99%<250ms over 99999999999d", 27, "a window of at most 366d"),
     ("GET /users 99%", 15, "'<' after '99%'"),
     ("GET /users p99<ms", 16, "a number"),
     ("GET /users p99<-5ms", 16, "a number"),
