@@ -39,7 +39,7 @@ COLLECTOR_FILES = (OTELCOL, GATEWAY_LB, GATEWAY_TS)
 
 SPAN_METRICS_MISSES = (
     "so its counts and percentiles miss every dropped trace; "
-    "export to 'spanmetrics' from a pipeline upstream of the sampler"
+    "export to 'span_metrics' from a pipeline upstream of the sampler"
 )
 
 
@@ -81,7 +81,7 @@ def minimal(**pipelines: dict[str, list[str]]) -> dict[str, Any]:
     return {
         "receivers": {"otlp": {"protocols": {"grpc": None}}},
         "processors": {"memory_limiter": {"limit_percentage": 80}, "batch": None},
-        "connectors": {"spanmetrics": None, "forward": None},
+        "connectors": {"span_metrics": None, "forward": None},
         "exporters": {"debug": None},
         "service": {
             "pipelines": pipelines
@@ -117,12 +117,12 @@ class TestBrokenCollectorConfig:
         self, tmp_path: Path, otelcol: dict[str, Any], capsys: pytest.CaptureFixture[str]
     ) -> None:
         """A pipeline exporter without a definition is reported on the pipeline that uses it."""
-        del otelcol["exporters"]["otlp/jaeger"]
+        del otelcol["exporters"]["otlp_grpc/jaeger"]
         path = write_yaml(tmp_path / "otelcol.yaml", otelcol)
         assert run_cli(capsys, str(path)) == (
             1,
             [
-                f"{path}: service.pipelines.traces/sampled: exporter 'otlp/jaeger' is not defined "
+                f"{path}: service.pipelines.traces/sampled: exporter 'otlp_grpc/jaeger' is not defined "
                 "under 'exporters' or 'connectors'"
             ],
         )
@@ -142,36 +142,103 @@ class TestBrokenCollectorConfig:
         )
 
     def test_unknown_component_types(
-        self, tmp_path: Path, otelcol: dict[str, Any], capsys: pytest.CaptureFixture[str]
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """Types the pinned release lacks fail, naming the 0.136.0 spelling or a close match."""
-        text = OTELCOL.read_text().replace("spanmetrics", "span_metrics")
-        text = text.replace("tail_sampling", "tail_samplng")
+        """A type the pinned release lacks fails and names a close match."""
+        text = OTELCOL.read_text().replace("tail_sampling", "tail_samplng")
         path = tmp_path / "otelcol.yaml"
         path.write_text(text)
         assert run_cli(capsys, str(path)) == (
             1,
             [
                 f"{path}: processors.tail_samplng: unknown processor type 'tail_samplng' for "
-                "otelcol-contrib 0.136.0; did you mean 'tail_sampling'?",
-                f"{path}: connectors.span_metrics: unknown connector type 'span_metrics' for "
-                "otelcol-contrib 0.136.0 ('span_metrics' is its name in later releases; this "
-                "release calls it 'spanmetrics')",
+                f"otelcol-contrib {PINNED_VERSION}; did you mean 'tail_sampling'?",
             ],
         )
+
+    def test_pre_2026_names_are_deprecation_warnings(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The old names (otlp, otlphttp, spanmetrics, loadbalancing) warn, name the new one, exit 0.
+
+        The rules that depend on a type (span metrics before sampling, connector signals) still
+        apply to the old spelling; ``--strict`` turns the warnings into a failure.
+        """
+        renames = {
+            "span_metrics": "spanmetrics",
+            "otlp_grpc/": "otlp/",
+            "otlp_http/": "otlphttp/",
+            "load_balancing": "loadbalancing",
+        }
+        outputs = {}
+        for source in (OTELCOL, GATEWAY_LB):
+            text = source.read_text()
+            for new, old in renames.items():
+                text = text.replace(new, old)
+            path = tmp_path / source.name
+            path.write_text(text)
+            outputs[source.name] = run_cli(capsys, str(path))
+            assert run_cli(capsys, "--strict", str(path))[0] == 1
+        single = tmp_path / OTELCOL.name
+        assert outputs[OTELCOL.name] == (
+            0,
+            [
+                f"{single}: warning: exporters.otlp/jaeger: exporter type 'otlp' is a deprecated "
+                f"alias in otelcol-contrib {PINNED_VERSION}; use 'otlp_grpc'",
+                f"{single}: warning: exporters.otlphttp/prometheus: exporter type 'otlphttp' is a "
+                f"deprecated alias in otelcol-contrib {PINNED_VERSION}; use 'otlp_http'",
+                f"{single}: warning: connectors.spanmetrics: connector type 'spanmetrics' is a "
+                f"deprecated alias in otelcol-contrib {PINNED_VERSION}; use 'span_metrics'",
+            ],
+        )
+        gateway = tmp_path / GATEWAY_LB.name
+        assert outputs[GATEWAY_LB.name] == (
+            0,
+            [
+                f"{gateway}: warning: exporters.loadbalancing: exporter type 'loadbalancing' is a "
+                f"deprecated alias in otelcol-contrib {PINNED_VERSION}; use 'load_balancing'",
+                f"{gateway}: warning: exporters.otlphttp/prometheus: exporter type 'otlphttp' is "
+                f"a deprecated alias in otelcol-contrib {PINNED_VERSION}; use 'otlp_http'",
+                f"{gateway}: warning: connectors.spanmetrics: connector type 'spanmetrics' is a "
+                f"deprecated alias in otelcol-contrib {PINNED_VERSION}; use 'span_metrics'",
+            ],
+        )
+
+    def test_rules_apply_to_the_deprecated_span_metrics_name(self, catalog: Catalog) -> None:
+        """'spanmetrics' after tail sampling is the same error as 'span_metrics' there."""
+        config = minimal(
+            traces={
+                "receivers": ["otlp"],
+                "processors": ["memory_limiter"],
+                "exporters": ["forward"],
+            },
+            **{
+                "traces/sampled": {
+                    "receivers": ["forward"],
+                    "processors": ["memory_limiter", "tail_sampling"],
+                    "exporters": ["spanmetrics"],
+                },
+                "metrics": {"receivers": ["spanmetrics"], "exporters": ["debug"]},
+            },
+        )
+        config["connectors"] = {"spanmetrics": None, "forward": None}
+        config["processors"]["tail_sampling"] = {"policies": []}
+        found = errors(check_collector_config(config, catalog))
+        assert [p.where for p in found] == ["service.pipelines.traces/sampled"], lines(found)
+        assert "span metrics connector 'spanmetrics'" in found[0].message
 
     def test_span_metrics_after_tail_sampling_in_same_pipeline(
         self, tmp_path: Path, otelcol: dict[str, Any], capsys: pytest.CaptureFixture[str]
     ) -> None:
         """Span metrics fed by the sampled pipeline see only kept traces: an error."""
         pipelines = otelcol["service"]["pipelines"]
-        pipelines["traces/in"]["exporters"].remove("spanmetrics")
-        pipelines["traces/sampled"]["exporters"].append("spanmetrics")
+        pipelines["traces/in"]["exporters"].remove("span_metrics")
+        pipelines["traces/sampled"]["exporters"].append("span_metrics")
         path = write_yaml(tmp_path / "otelcol.yaml", otelcol)
         assert run_cli(capsys, str(path)) == (
             1,
             [
-                f"{path}: service.pipelines.traces/sampled: span metrics connector 'spanmetrics' "
+                f"{path}: service.pipelines.traces/sampled: span metrics connector 'span_metrics' "
                 f"only sees spans that 'tail_sampling' (pipeline 'traces/sampled') kept, "
                 + SPAN_METRICS_MISSES
             ],
@@ -185,9 +252,9 @@ class TestBrokenCollectorConfig:
         pipelines["traces/in"]["processors"].append("tail_sampling")
         pipelines["traces/in"]["exporters"] = ["forward/sampling"]
         pipelines["traces/sampled"]["processors"].remove("tail_sampling")
-        pipelines["traces/sampled"]["exporters"].append("spanmetrics")
+        pipelines["traces/sampled"]["exporters"].append("span_metrics")
         assert lines(check_collector_config(otelcol, catalog)) == [
-            "cfg.yaml: service.pipelines.traces/sampled: span metrics connector 'spanmetrics' "
+            "cfg.yaml: service.pipelines.traces/sampled: span metrics connector 'span_metrics' "
             "only sees spans that 'tail_sampling' (pipeline 'traces/in') kept, "
             + SPAN_METRICS_MISSES
         ]
@@ -198,14 +265,14 @@ class TestBrokenCollectorConfig:
             traces={
                 "receivers": ["otlp"],
                 "processors": ["probabilistic_sampler"],
-                "exporters": ["spanmetrics"],
+                "exporters": ["span_metrics"],
             },
-            metrics={"receivers": ["spanmetrics"], "exporters": ["debug"]},
+            metrics={"receivers": ["span_metrics"], "exporters": ["debug"]},
         )
         config["processors"] = {"probabilistic_sampler": {"sampling_percentage": 10}}
         problems = errors(check_collector_config(config, catalog))
         assert [p.message.split(" (")[0] for p in problems] == [
-            "span metrics connector 'spanmetrics' only sees spans that 'probabilistic_sampler'"
+            "span metrics connector 'span_metrics' only sees spans that 'probabilistic_sampler'"
         ]
 
     def test_yaml_syntax_error(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -228,9 +295,9 @@ class TestBrokenCollectorConfig:
 class TestCollectorRules:
     def test_connector_used_only_as_exporter(self, catalog: Catalog) -> None:
         """A connector nobody receives from is reported on the connector."""
-        config = minimal(traces={"receivers": ["otlp"], "exporters": ["debug", "spanmetrics"]})
+        config = minimal(traces={"receivers": ["otlp"], "exporters": ["debug", "span_metrics"]})
         assert lines(errors(check_collector_config(config, catalog))) == [
-            "cfg.yaml: connectors.spanmetrics: used as an exporter in traces but no pipeline "
+            "cfg.yaml: connectors.span_metrics: used as an exporter in traces but no pipeline "
             "receives from it"
         ]
 
@@ -238,23 +305,23 @@ class TestCollectorRules:
         """A connector nobody exports to is reported on the connector."""
         config = minimal(
             traces={"receivers": ["otlp"], "exporters": ["debug"]},
-            metrics={"receivers": ["spanmetrics"], "exporters": ["debug"]},
+            metrics={"receivers": ["span_metrics"], "exporters": ["debug"]},
         )
         assert lines(errors(check_collector_config(config, catalog))) == [
-            "cfg.yaml: connectors.spanmetrics: used as a receiver in metrics but no pipeline "
+            "cfg.yaml: connectors.span_metrics: used as a receiver in metrics but no pipeline "
             "exports to it"
         ]
 
     def test_connector_between_unsupported_signals(self, catalog: Catalog) -> None:
-        """spanmetrics only turns traces into metrics; metrics to traces is refused both ways."""
+        """span_metrics only turns traces into metrics; metrics to traces is refused both ways."""
         config = minimal(
-            metrics={"receivers": ["otlp"], "exporters": ["spanmetrics"]},
-            traces={"receivers": ["spanmetrics"], "exporters": ["debug"]},
+            metrics={"receivers": ["otlp"], "exporters": ["span_metrics"]},
+            traces={"receivers": ["span_metrics"], "exporters": ["debug"]},
         )
         assert lines(errors(check_collector_config(config, catalog))) == [
-            "cfg.yaml: connectors.spanmetrics: 'spanmetrics' cannot take metrics from pipeline "
+            "cfg.yaml: connectors.span_metrics: 'span_metrics' cannot take metrics from pipeline "
             "'metrics' to any pipeline that receives from it (it supports traces to metrics)",
-            "cfg.yaml: connectors.spanmetrics: 'spanmetrics' cannot feed traces pipeline 'traces' "
+            "cfg.yaml: connectors.span_metrics: 'span_metrics' cannot feed traces pipeline 'traces' "
             "from any pipeline that exports to it (it supports traces to metrics)",
         ]
 
@@ -349,7 +416,7 @@ class TestCollectorRules:
         assert lines(check_collector_config(config, catalog)) == [
             "cfg.yaml: warning: service.pipelines.traces: 'memory_limiter' should be the first "
             "processor: data held by the processors before it is not limited",
-            "cfg.yaml: warning: connectors.spanmetrics: defined but not used in any pipeline",
+            "cfg.yaml: warning: connectors.span_metrics: defined but not used in any pipeline",
             "cfg.yaml: warning: connectors.forward: defined but not used in any pipeline",
         ]
 
@@ -368,10 +435,10 @@ class TestCollectorRules:
         config["exporters"] = {"logging": None}
         assert lines(check_collector_config(config, with_alias)) == [
             "cfg.yaml: warning: exporters.logging: exporter type 'logging' is a deprecated alias "
-            "in otelcol-contrib 0.136.0; use 'debug'",
+            f"in otelcol-contrib {PINNED_VERSION}; use 'debug'",
             "cfg.yaml: warning: processors.memory_limiter: defined but not used in any pipeline",
             "cfg.yaml: warning: processors.batch: defined but not used in any pipeline",
-            "cfg.yaml: warning: connectors.spanmetrics: defined but not used in any pipeline",
+            "cfg.yaml: warning: connectors.span_metrics: defined but not used in any pipeline",
             "cfg.yaml: warning: connectors.forward: defined but not used in any pipeline",
         ]
 
@@ -404,10 +471,21 @@ class TestCatalog:
             assert set(names.values()) <= catalog.types[cls], cls
             assert not set(names) & catalog.types[cls], cls
         assert set(catalog.connector_signals) == catalog.types["connector"]
-        assert {"otlp", "otlphttp", "loadbalancing", "datadog", "sentry"} <= catalog.types[
+        for cls, aliases in catalog.deprecated.items():
+            assert set(aliases.values()) <= catalog.types[cls], cls
+            assert not set(aliases) & catalog.types[cls], cls
+        assert {"otlp_grpc", "otlp_http", "load_balancing", "datadog", "sentry"} <= catalog.types[
             "exporter"
         ]
-        assert {"memory_limiter", "batch", "tail_sampling"} <= catalog.types["processor"]
+        assert {"memory_limiter", "batch", "tail_sampling", "deltatocumulative"} <= catalog.types[
+            "processor"
+        ]
+        assert {"span_metrics", "forward", "datadog"} <= catalog.types["connector"]
+        assert "health_check" in catalog.types["extension"]
+        assert catalog.deprecated["connector"]["spanmetrics"] == "span_metrics"
+        assert catalog.deprecated["exporter"]["otlphttp"] == "otlp_http"
+        assert catalog.deprecated["exporter"]["otlp"] == "otlp_grpc"
+        assert catalog.deprecated["exporter"]["loadbalancing"] == "load_balancing"
 
     def test_signal_pair_must_have_an_arrow(self) -> None:
         """A malformed connector signal pair in the data file is refused when loading."""
@@ -542,7 +620,7 @@ class TestCompose:
     def test_prometheus_receives_otlp_where_the_collector_sends(self) -> None:
         """The Collector pushes to the OTLP receiver the Prometheus service enables."""
         config = load_yaml(OTELCOL)
-        assert config["exporters"]["otlphttp/prometheus"]["endpoint"] == (
+        assert config["exporters"]["otlp_http/prometheus"]["endpoint"] == (
             "http://prometheus:9090/api/v1/otlp"
         )
         assert (
@@ -553,7 +631,7 @@ class TestCompose:
 class TestPipelineShape:
     def test_span_metrics_settings(self) -> None:
         """Span metrics: exponential histograms in seconds, bounded cardinality, expiring series."""
-        connector = load_yaml(OTELCOL)["connectors"]["spanmetrics"]
+        connector = load_yaml(OTELCOL)["connectors"]["span_metrics"]
         assert connector["histogram"]["unit"] == "s"
         assert "exponential" in connector["histogram"]
         assert "explicit" not in connector["histogram"]
@@ -580,10 +658,10 @@ class TestPipelineShape:
             == (single["processors"]["tail_sampling"])
         )
         assert (
-            load_yaml(GATEWAY_LB)["connectors"]["spanmetrics"]
-            == single["connectors"]["spanmetrics"]
+            load_yaml(GATEWAY_LB)["connectors"]["span_metrics"]
+            == single["connectors"]["span_metrics"]
         )
-        assert load_yaml(GATEWAY_LB)["exporters"]["loadbalancing"]["routing_key"] == "traceID"
+        assert load_yaml(GATEWAY_LB)["exporters"]["load_balancing"]["routing_key"] == "traceID"
 
 
 class TestPrometheusNames:

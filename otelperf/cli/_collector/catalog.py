@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["CLASSES", "PINNED_VERSION", "SECTIONS", "SIGNALS", "Catalog", "load_catalog"]
 
-PINNED_VERSION = "0.136.0"
+PINNED_VERSION = "0.159.0"
 """The otelcol-contrib release ``collector-config/`` and ``docker-compose.yml`` are written for."""
 
 CLASSES = ("receiver", "processor", "exporter", "connector", "extension")
@@ -29,11 +29,13 @@ class Catalog:
 
     Attributes:
         distribution: Distribution name, e.g. ``otelcol-contrib``.
-        version: Release, e.g. ``0.136.0``.
+        version: Release, e.g. ``0.159.0``.
         image: Container image of that release.
         types: Class (``receiver``...) to the type names it registers.
-        deprecated: Class to ``{alias: current name}`` of aliases still accepted with a warning.
-        later_names: Class to ``{name in later releases: name in this release}``.
+        deprecated: Class to ``{old name: current name}`` of aliases the release still accepts,
+            logging a deprecation warning (``spanmetrics`` -> ``span_metrics``).
+        later_names: Class to ``{name in later releases: name in this release}`` (empty when the
+            pinned release already uses the newest names).
         connector_signals: Connector type to the ``(from signal, to signal)`` pairs it supports.
     """
 
@@ -75,7 +77,7 @@ class Catalog:
 
     @property
     def label(self) -> str:
-        """``otelcol-contrib 0.136.0``: how problems name the release."""
+        """``otelcol-contrib 0.159.0``: how problems name the release."""
         return f"{self.distribution} {self.version}"
 
 
