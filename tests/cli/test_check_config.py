@@ -122,8 +122,8 @@ class TestBrokenCollectorConfig:
         assert run_cli(capsys, str(path)) == (
             1,
             [
-                f"{path}: service.pipelines.traces/sampled: exporter 'otlp_grpc/jaeger' is not defined "
-                "under 'exporters' or 'connectors'"
+                f"{path}: service.pipelines.traces/sampled: exporter 'otlp_grpc/jaeger' is not "
+                "defined under 'exporters' or 'connectors'"
             ],
         )
 
@@ -159,7 +159,7 @@ class TestBrokenCollectorConfig:
     def test_pre_2026_names_are_deprecation_warnings(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """The old names (otlp, otlphttp, spanmetrics, loadbalancing) warn, name the new one, exit 0.
+        """Old names (otlp, otlphttp, spanmetrics, loadbalancing) warn, name the new one, exit 0.
 
         The rules that depend on a type (span metrics before sampling, connector signals) still
         apply to the old spelling; ``--strict`` turns the warnings into a failure.
@@ -321,8 +321,8 @@ class TestCollectorRules:
         assert lines(errors(check_collector_config(config, catalog))) == [
             "cfg.yaml: connectors.span_metrics: 'span_metrics' cannot take metrics from pipeline "
             "'metrics' to any pipeline that receives from it (it supports traces to metrics)",
-            "cfg.yaml: connectors.span_metrics: 'span_metrics' cannot feed traces pipeline 'traces' "
-            "from any pipeline that exports to it (it supports traces to metrics)",
+            "cfg.yaml: connectors.span_metrics: 'span_metrics' cannot feed traces pipeline "
+            "'traces' from any pipeline that exports to it (it supports traces to metrics)",
         ]
 
     def test_cycle_through_connectors(self, catalog: Catalog) -> None:
