@@ -9,6 +9,7 @@ pure :class:`~otelperf.aggregates.KeyedWindows` store in one batch. It then runs
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -32,7 +33,18 @@ if TYPE_CHECKING:
 #: the request thread (more live objects for the cyclic GC), reading five fields costs less.
 RingEntry = tuple[str, SpanKind, int, int, StatusCode, "Attributes | None", "ReadableSpan | None"]
 
-__all__ = ["MAX_KEY_CHARS", "Aggregator", "RingEntry", "SlowHook", "TickHook", "cut_key"]
+__all__ = [
+    "MAX_KEY_CHARS",
+    "QUEUE_FULL",
+    "Aggregator",
+    "RingEntry",
+    "SlowHook",
+    "TickHook",
+    "cut_key",
+]
+
+#: The ``otelperf.dropped`` reason of spans not measured because the ring was full.
+QUEUE_FULL = "queue_full"
 
 #: Called on the aggregator thread after each drain, with the store locked by the caller.
 TickHook = Callable[[int, KeyedWindows], None]
@@ -97,13 +109,23 @@ class Aggregator:
         # threshold of the watchers: a span under it costs the drain one comparison.
         self.slow_ns = _NEVER_NS
         self._slow_hooks: tuple[tuple[int, SlowHook], ...] = ()  # copy-on-write, like _hooks
+        # Full-ring drops are counted on the request thread, so never under a lock: the store
+        # lock is held for up to ~0.3 s by an export snapshot or stats() of 2000 operations, and
+        # a request must not wait for that. ``next()`` on an ``itertools.count`` is one C call
+        # that does not release the GIL, hence atomic (CPython with a GIL). Readers call
+        # ``next()`` too, so the count is the counter's value minus the readers' calls.
+        self._queue_full = itertools.count()
+        self._queue_full_reads = 0  # next() calls made by readers; guarded by _drop_lock
         self._dropped: dict[str, int] = {}
         self._init_state()
         _fork.register(self._reinit)
 
     def _init_state(self) -> None:
         window_ns, sub_windows, max_operations = self._store_args
-        self._lock = threading.Lock()  # guards self._store and self._dropped
+        self._lock = threading.Lock()  # guards self._store
+        # Guards self._dropped and self._queue_full_reads, and is held only for a dict update:
+        # never while the store is read, so counting a drop never waits for an export.
+        self._drop_lock = threading.Lock()
         # Serialises drainers (the thread, flush() and shutdown) so two never pop the same ring;
         # span processors append without it.
         self._drain_lock = threading.Lock()
@@ -123,6 +145,9 @@ class Aggregator:
         # the ring's spans and the store's statistics belong to the parent, which reports them.
         self.ring.clear()
         self._dropped = {}
+        # Keep the counter object (span processors may hold its bound method) and rebase it:
+        # the next read sees 0 (see dropped()).
+        self._queue_full_reads = next(self._queue_full) + 1
         self._init_state()
 
     @property
@@ -174,15 +199,37 @@ class Aggregator:
         key = self._key(span.name, span.attributes) if self._key_attributes else span.name
         return key if len(key) <= MAX_KEY_CHARS else cut_key(key)
 
+    def count_queue_full(self) -> None:
+        """Count one span dropped because the ring was full; lock-free, for the request thread."""
+        next(self._queue_full)
+
     def count_drop(self, reason: str, n: int = 1) -> None:
-        """Count ``n`` dropped items under ``reason`` (reported as ``otelperf.dropped``)."""
-        with self._lock:
+        """Count ``n`` dropped items under ``reason`` (reported as ``otelperf.dropped``).
+
+        Never waits for the store lock (only for a short lock of its own); ``queue_full`` takes
+        no lock at all.
+        """
+        if reason == QUEUE_FULL:
+            for _ in range(n):
+                next(self._queue_full)
+            return
+        with self._drop_lock:
             self._dropped[reason] = self._dropped.get(reason, 0) + n
 
     def dropped(self) -> dict[str, int]:
-        """Dropped items by reason, including operations folded into ``otelperf.other``."""
-        with self._lock:
-            return dict(self._dropped)
+        """Dropped items by reason (``queue_full`` included when non-zero), exact at the call.
+
+        Operations folded into ``otelperf.other`` are counted by the store
+        (``KeyedWindows.folded_samples``), not here.
+        """
+        with self._drop_lock:
+            counts = dict(self._dropped)
+            # This read is a next() call too: count it so the next read subtracts it.
+            full = next(self._queue_full) - self._queue_full_reads
+            self._queue_full_reads += 1
+        if full:
+            counts[QUEUE_FULL] = counts.get(QUEUE_FULL, 0) + full
+        return counts
 
     def stats(self, operation: str) -> OperationStats | None:
         """Statistics of one operation over the window, or None if it was not seen."""

@@ -22,7 +22,8 @@ class LatencyProcessor(SpanProcessor):
     """Record every ended span's duration in the per-operation percentile store.
 
     Thread-safe; ``on_end`` is O(1), takes no lock, never blocks and never raises. A full ring
-    drops the span's measurement and counts it as ``otelperf.dropped{reason="queue_full"}``.
+    drops the span's measurement and counts it as ``otelperf.dropped{reason="queue_full"}``
+    (an atomic counter bump: no lock, so an export holding the store lock cannot delay it).
     """
 
     def __init__(self, aggregator: Aggregator) -> None:
@@ -32,6 +33,7 @@ class LatencyProcessor(SpanProcessor):
         self._capacity = aggregator.capacity
         self._half = aggregator.capacity // 2
         self._keyed = aggregator.keyed
+        self._count_full = aggregator.count_queue_full
 
     def on_end(self, span: ReadableSpan) -> None:
         """Append the ended span to the ring (see the module docstring)."""
@@ -56,7 +58,7 @@ class LatencyProcessor(SpanProcessor):
                 if queued == self._half:
                     self._aggregator.wake.set()
             else:
-                self._aggregator.count_drop("queue_full")
+                self._count_full()  # lock-free: the store lock may be held by an export
         except Exception:  # the span must end whatever happens here
             if raise_internal_errors():
                 raise

@@ -153,6 +153,89 @@ class TestConcurrency:
         agg.shutdown()
 
 
+class TestRequestThreadNeverWaits:
+    """A full ring is counted without the store lock, which exports and stats() hold."""
+
+    HOLD_S = 2.0
+
+    @pytest.fixture
+    def held(self) -> Iterator[Aggregator]:
+        """An aggregator whose store lock another thread holds for HOLD_S (or until the test ends)."""
+        agg = Aggregator(ring_size=16, interval_s=3600)
+        locked, release = threading.Event(), threading.Event()
+
+        def hold(now_ns: int, store: object) -> None:
+            locked.set()
+            release.wait(self.HOLD_S)
+
+        holder = threading.Thread(target=agg.with_store, args=(hold,))
+        holder.start()
+        assert locked.wait(5)
+        yield agg
+        release.set()
+        holder.join(5)
+        agg.shutdown()
+
+    def test_full_ring_span_end_returns_while_the_store_is_locked(self, held: Aggregator) -> None:
+        """Ending 200 spans into a full ring finishes within 0.2 s while the lock is held 2 s."""
+        provider = TracerProvider(shutdown_on_exit=False)
+        provider.add_span_processor(LatencyProcessor(held))
+        tracer = provider.get_tracer("t")
+        done = threading.Event()
+
+        def end_spans() -> None:
+            for _ in range(200):
+                tracer.start_span("op").end()
+            done.set()
+
+        threading.Thread(target=end_spans, daemon=True).start()
+        assert done.wait(0.2), "span.end() waited for the store lock"
+        assert held.dropped()["queue_full"] >= 200 - 2 * 16  # the aggregator may hold a batch
+        provider.shutdown()
+
+    def test_other_drop_reasons_do_not_wait_for_the_store_lock(self, held: Aggregator) -> None:
+        """count_drop() of any reason and dropped() return while the store lock is held."""
+        done = threading.Event()
+
+        def count() -> None:
+            held.count_drop("tail_late", 3)
+            held.count_drop("queue_full", 2)
+            held.dropped()
+            done.set()
+
+        threading.Thread(target=count, daemon=True).start()
+        assert done.wait(0.2), "counting a drop waited for the store lock"
+        assert held.dropped() == {"tail_late": 3, "queue_full": 2}
+
+    def test_drop_count_is_exact_with_concurrent_readers(self) -> None:
+        """4 threads x 5000 lock-free bumps while another thread reads: the total is exact."""
+        agg = Aggregator(interval_s=3600)
+        stop = threading.Event()
+        seen: list[int] = []
+
+        def bump() -> None:
+            for _ in range(5000):
+                agg.count_queue_full()
+
+        def read() -> None:
+            while not stop.is_set():
+                seen.append(agg.dropped().get("queue_full", 0))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        bumpers = [threading.Thread(target=bump) for _ in range(4)]
+        for thread in bumpers:
+            thread.start()
+        for thread in bumpers:
+            thread.join()
+        stop.set()
+        reader.join()
+        assert agg.dropped() == {"queue_full": 20_000}
+        assert agg.dropped() == {"queue_full": 20_000}  # reading does not change it
+        assert seen == sorted(seen) and seen[-1] <= 20_000
+        agg.shutdown()
+
+
 class _Zero:
     count = 0
 
@@ -222,11 +305,13 @@ class TestFork:
         agg = Aggregator(interval_s=0.05)
         run_spans(agg, "parent-op", np.full(5, 1.0))
         agg.flush()
+        agg.count_drop("queue_full", 4)
+        agg.count_drop("tail_late", 1)
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
             try:
-                empty = agg.all_stats() == {}
+                empty = agg.all_stats() == {} and agg.dropped() == {}
                 run_spans(agg, "child-op", np.full(3, 1.0))
                 drained = _wait(lambda: (agg.stats("child-op") or _Zero()).count == 3)
                 os.write(
@@ -240,4 +325,5 @@ class TestFork:
         os.waitpid(pid, 0)
         assert answer == b"ok"
         assert agg.stats("parent-op").count == 5  # type: ignore[union-attr]
+        assert agg.dropped() == {"queue_full": 4, "tail_late": 1}
         agg.shutdown()
