@@ -160,7 +160,7 @@ class TestRequestThreadNeverWaits:
 
     @pytest.fixture
     def held(self) -> Iterator[Aggregator]:
-        """An aggregator whose store lock another thread holds for HOLD_S (or until the test ends)."""
+        """An aggregator whose store lock another thread holds for HOLD_S (or to the end)."""
         agg = Aggregator(ring_size=16, interval_s=3600)
         locked, release = threading.Event(), threading.Event()
 
