@@ -83,7 +83,8 @@ class ExportedMetric:
         source: ``otelperf`` (the SDK side) or ``span_metrics`` (the Collector connector).
         prometheus_name: The series name stored by Prometheus. Exponential histograms become native
             histograms: one series under this name, no ``_bucket``/``_sum``/``_count``.
-        labels: Attributes as Prometheus labels (dots become underscores).
+        labels: The metric's own attributes as Prometheus labels (dots become underscores), all
+            of them; Prometheus adds ``job`` and ``instance`` from the resource.
     """
 
     otel_name: str
@@ -121,7 +122,7 @@ EXPORTED_METRICS: tuple[ExportedMetric, ...] = (
         "{breach}",
         "otelperf",
         "otelperf_budget_breaches_total",
-        ("budget", "operation"),
+        ("budget", "operation", "state"),
     ),
     ExportedMetric(
         "otelperf.slo.burn_rate",
@@ -129,7 +130,7 @@ EXPORTED_METRICS: tuple[ExportedMetric, ...] = (
         "1",
         "otelperf",
         "otelperf_slo_burn_rate_ratio",
-        ("budget", "operation"),
+        ("budget", "operation", "window"),
     ),
     ExportedMetric(
         "otelperf.memory.growth_rate",
@@ -146,15 +147,20 @@ EXPORTED_METRICS: tuple[ExportedMetric, ...] = (
         "process.memory.virtual", "updowncounter", "By", "otelperf", "process_memory_virtual_bytes"
     ),
     ExportedMetric(
-        "otelperf.spans.unfinished", "gauge", "{span}", "otelperf", "otelperf_spans_unfinished"
+        "otelperf.spans.unfinished",
+        "gauge",
+        "{span}",
+        "otelperf",
+        "otelperf_spans_unfinished",
+        ("span_name",),
     ),
     ExportedMetric(
         "otelperf.sampling.decisions",
         "counter",
-        "{decision}",
+        "{trace}",
         "otelperf",
         "otelperf_sampling_decisions_total",
-        ("decision", "reason"),
+        ("kept", "reason"),
     ),
     ExportedMetric(
         "traces.span.metrics.calls",
