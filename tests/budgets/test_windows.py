@@ -70,7 +70,7 @@ class TestWindowProblem:
         assert window_problem(budgets, live_window_s=60) == (budgets[culprit], expected)
 
     def test_the_limits_are_the_documented_ones(self) -> None:
-        """6 h and 4 lengths, as the README states."""
+        """6 h and 4 lengths, as docs/budgets.md states."""
         assert (MAX_BUDGET_WINDOW_S, MAX_WINDOW_LENGTHS) == (21600.0, 4)
 
     def test_evaluator_refuses_with_a_config_error(self) -> None:
