@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otelperf.aggregates import (
@@ -29,16 +29,21 @@ wide_values = st.lists(
 narrow_values = st.lists(st.floats(min_value=1.0, max_value=1.5), min_size=1, max_size=50)
 
 
-def sketch_of(values: list[float], *, max_size: int = DEFAULT_MAX_SIZE) -> ExpSketch:
-    sketch = ExpSketch(max_size=max_size)
+def sketch_of(
+    values: list[float], *, max_size: int = DEFAULT_MAX_SIZE, max_scale: int = DEFAULT_MAX_SCALE
+) -> ExpSketch:
+    sketch = ExpSketch(max_size=max_size, max_scale=max_scale)
     sketch.add_many(values)
     return sketch
 
 
-def saturated_sketch(value: float, *, max_size: int = DEFAULT_MAX_SIZE) -> ExpSketch:
-    """A sketch whose only bucket holds 2**32 - 1 copies of ``value`` (the uint32 maximum)."""
-    unit, total = sketch_of([value], max_size=max_size), ExpSketch(max_size=max_size)
-    for _ in range(32):  # total = 1 + 2 + ... + 2**31
+def saturated_sketch(
+    value: float, *, bits: int = 32, max_size: int = DEFAULT_MAX_SIZE, max_scale: int = 8
+) -> ExpSketch:
+    """A sketch whose only bucket holds 2**bits - 1 copies of ``value`` (a uint maximum)."""
+    unit = sketch_of([value], max_size=max_size, max_scale=max_scale)
+    total = ExpSketch(max_size=max_size, max_scale=max_scale)
+    for _ in range(bits):  # total = 1 + 2 + ... + 2**(bits - 1)
         total.merge(unit)
         unit.merge(unit)
     return total
@@ -65,13 +70,13 @@ class TestConstruction:
         assert math.isnan(sketch.min) and math.isnan(sketch.max)
         assert math.isnan(sketch.quantile(0.5))
         assert sketch.count_over(0.0) == 0
-        assert (sketch.scale, sketch.max_scale, sketch.max_size) == (8, 8, 1024)
+        assert (sketch.scale, sketch.max_scale, sketch.max_size) == (6, 6, 2048)
         assert sketch.buckets().counts == () and sketch.buckets().min is None
 
     def test_repr_summarises_without_buckets(self) -> None:
         """repr shows count, scale and bucket count."""
         assert repr(sketch_of([1.0, 2.0])) == (
-            "ExpSketch(count=2, scale=8, buckets=257, min=1.0, max=2.0)"
+            "ExpSketch(count=2, scale=6, buckets=65, min=1.0, max=2.0)"
         )
 
 
@@ -122,11 +127,30 @@ class TestAdd:
         assert sketch.buckets().counts == (2**32 + 2,)
         assert sketch.count == 2**32 + 2
 
+    @pytest.mark.parametrize("bits", [16, 32])
+    def test_a_bucket_past_the_narrow_widths_keeps_counting(self, bits: int) -> None:
+        """Counts start as uint16 and widen (to uint32, then uint64) on add and on merge."""
+        sketch = saturated_sketch(0.003, bits=bits)
+        assert sketch.buckets().counts == (2**bits - 1,)
+        sketch.add(0.003)
+        assert sketch.buckets().counts == (2**bits,)
+        merged = saturated_sketch(0.003, bits=bits)
+        merged.merge(sketch_of([0.003], max_scale=8))
+        assert merged.buckets().counts == (2**bits,) and merged.count == 2**bits
+
+    def test_a_few_samples_take_two_bytes_per_bucket(self) -> None:
+        """A sub-window-sized sketch counts in uint16: a 3-decade spread takes under 1.7 KiB."""
+        sketch = sketch_of(np.geomspace(1e-3, 1.0, 10_000).tolist())
+        assert sketch.memory_bytes <= 1700
+        merged = sketch.copy()
+        merged.merge(sketch)
+        assert merged.memory_bytes <= 1700  # 20k in all: still fits uint16
+
     def test_downscaling_saturated_neighbours_widens(self) -> None:
         """Merging two full uint32 buckets during a downscale does not overflow."""
         even = bucket_index(0.003, 8) & ~1  # buckets 2k and 2k+1 share a bucket at scale 7
-        sketch = saturated_sketch(midpoint(even, 8))
-        sketch.merge(saturated_sketch(midpoint(even + 1, 8)))
+        sketch = saturated_sketch(midpoint(even, 8), max_size=1024)
+        sketch.merge(saturated_sketch(midpoint(even + 1, 8), max_size=1024))
         sketch.add(midpoint(even, 8) * 2**4.1)  # > 1024 buckets away at scale 8
         assert sketch.scale == 7
         assert max(sketch.buckets().counts) == 2 * (2**32 - 1)
@@ -134,7 +158,7 @@ class TestAdd:
     def test_a_new_value_downscaled_into_a_full_bucket_widens(self) -> None:
         """A value outside the array whose bucket merges with a full one on downscale."""
         odd = bucket_index(0.003, 8) | 1  # pairs with odd - 1 at scale 7
-        sketch = saturated_sketch(midpoint(odd, 8), max_size=8)
+        sketch = saturated_sketch(midpoint(odd, 8), max_size=8, max_scale=8)
         sketch.add(midpoint(odd + 7, 8))  # the array now spans exactly 8 buckets
         sketch.add(midpoint(odd - 1, 8))  # 9 buckets: scale 7, lands in the full bucket
         assert sketch.scale == 7
@@ -143,8 +167,9 @@ class TestAdd:
 
 class TestScaleAndMemory:
     def test_narrow_values_keep_the_starting_scale(self) -> None:
-        """Values within a factor of 16 stay at scale 8."""
-        assert sketch_of([0.010, 0.020, 0.150]).scale == DEFAULT_MAX_SCALE
+        """Values within a factor of 16 stay at the starting scale (8 when asked for)."""
+        assert sketch_of([0.010, 0.020, 0.150]).scale == DEFAULT_MAX_SCALE == 6
+        assert sketch_of([0.010, 0.020, 0.150], max_scale=8).scale == 8
 
     def test_three_decades_stay_at_scale_six(self) -> None:
         """1 ms .. 1 s fits at scale 6 with default settings: <= 0.55 % error."""
@@ -153,16 +178,35 @@ class TestScaleAndMemory:
         assert sketch.relative_error <= 0.0055
 
     def test_three_decades_take_at_most_4_kib(self) -> None:
-        """A 3-decade sketch holds ~640 four-byte counts: under 4 KiB in all."""
+        """A 3-decade sketch holds ~640 counts (only the occupied range): under 4 KiB in all."""
         sketch = sketch_of(np.geomspace(1e-3, 1.0, 10_000).tolist())
         assert 600 < len(sketch.buckets().counts) < 640
         assert sketch.memory_bytes <= 4096
 
+    @pytest.mark.parametrize(("decades", "buckets"), [(1, 213), (3, 638), (6, 1276), (9.6, 2041)])
+    def test_memory_follows_the_occupied_range_not_the_cap(
+        self, decades: float, buckets: int
+    ) -> None:
+        """The array spans min..max only: raising max_size costs nothing for narrow data."""
+        values = np.geomspace(1e-5, 1e-5 * 10**decades, 5_000).tolist()
+        sketch = sketch_of(values)
+        assert sketch.scale == 6
+        assert abs(len(sketch.buckets().counts) - buckets) <= 1
+        assert sketch.memory_bytes <= 300 + 2.2 * len(sketch.buckets().counts)
+
+    def test_nine_decades_stay_at_scale_six(self) -> None:
+        """10 µs .. 40 s (32 octaves) still fits 2048 buckets at scale 6."""
+        sketch = sketch_of([10e-6, 0.001, 40.0])
+        assert sketch.scale == 6 and len(sketch.buckets().counts) <= DEFAULT_MAX_SIZE
+
     def test_many_decades_downscale_below_six(self) -> None:
-        """Twelve decades need a lower scale; the bucket count stays within max_size."""
-        sketch = sketch_of([1e-6, 1e6])
-        assert sketch.scale == 4
+        """Beyond 32 octaves the scale drops; the bucket count stays within max_size."""
+        assert sketch_of([1e-6, 4.2e3]).scale == 6  # 2047 buckets
+        assert sketch_of([1e-6, 4.4e3]).scale == 5  # just over 32 octaves
+        sketch = sketch_of([1e-6, 1e6])  # 12 decades, 40 octaves
+        assert sketch.scale == 5
         assert len(sketch.buckets().counts) <= DEFAULT_MAX_SIZE
+        assert sketch_of([1e-12, 1e12]).scale == 4  # 24 decades = 80 octaves
 
 
 class TestMerge:
@@ -204,7 +248,7 @@ class TestMerge:
         small = sketch_of([1.0], max_size=8)
         small.merge(sketch_of([1.0, 1000.0]))
         assert len(small.buckets().counts) <= 8
-        assert small.scale == smallest_fitting_shift([1.0, 1000.0], 8, 8)
+        assert small.scale == smallest_fitting_shift([1.0, 1000.0], DEFAULT_MAX_SCALE, 8)
 
 
 class TestCopy:
@@ -214,7 +258,7 @@ class TestCopy:
         clone = original.copy()
         clone.add_many([1e6, 0.0])
         assert same_histogram(original.buckets(), sketch_of([1.0, 2.0]).buckets())
-        assert clone.count == 4 and clone.scale < original.scale
+        assert clone.count == 4 and clone.zero_count == 1 and original.count == 2
 
 
 class TestQuantile:
@@ -348,3 +392,45 @@ class TestAccuracy:
             assert x_lo * 0.99 <= estimate <= x_hi * 1.01, (name, q, estimate, exact)
             if x_hi <= x_lo * 1.001:  # not in a gap: compare with numpy directly
                 assert estimate == pytest.approx(exact, rel=0.01)
+
+
+def realistic_mix(rng: np.random.Generator, n: int) -> np.ndarray:
+    """90 % around 200 µs, 9.9 % around 50 ms, 0.1 % between 5 and 30 s (about 6 decades)."""
+    slow = max(1, n // 1000)
+    medium = n * 99 // 1000
+    fast = n - medium - slow
+    return rng.permutation(
+        np.concatenate(
+            [
+                rng.lognormal(np.log(200e-6), 0.5, fast),
+                rng.lognormal(np.log(50e-3), 0.5, medium),
+                rng.uniform(5.0, 30.0, slow),
+            ]
+        )
+    )
+
+
+class TestRealisticMix:
+    @settings(max_examples=25, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1_000, 30_000))
+    def test_stays_at_scale_six_with_errors_within_the_bound(self, seed: int, n: int) -> None:
+        """A fast/slow/timeout mix keeps scale >= 6: every quantile within 0.55 % of its ranks."""
+        values = realistic_mix(np.random.default_rng(seed), n)
+        sketch = sketch_of(values.tolist())
+        assert sketch.scale >= 6
+        ordered = values.tolist()
+        ordered.sort()
+        bound = relative_error(6) + 1e-12
+        assert bound <= 0.0055
+        qs = (0.5, 0.9, 0.95, 0.99, 0.999, 0.9999)
+        for q, estimate in zip(qs, sketch.quantiles(qs), strict=True):
+            x_lo, x_hi = order_statistics_around(ordered, q)
+            assert x_lo * (1 - bound) <= estimate <= x_hi * (1 + bound), (q, estimate, x_lo, x_hi)
+
+    def test_merged_sub_windows_stay_at_scale_six(self) -> None:
+        """Merging six such sub-windows (a window snapshot) keeps scale 6 too."""
+        rng = np.random.default_rng(4)
+        merged = ExpSketch()
+        for _ in range(6):
+            merged.merge(sketch_of(realistic_mix(rng, 5_000).tolist()))
+        assert merged.scale == 6 and merged.count == 30_000
