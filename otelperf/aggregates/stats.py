@@ -17,10 +17,11 @@ class OperationStats:
     """Latency and error statistics of one operation over a sliding window.
 
     Durations are milliseconds. Percentiles come from an OTel base-2 exponential sketch: each
-    is within ``sketch.relative_error`` (<= 0.55 % at the default settings over a 3-decade
-    spread) of the true value between the two nearest samples (numpy's linear rule);
-    ``min_ms``, ``max_ms`` and ``mean_ms`` are exact. Operations with no sample in the window
-    have no ``OperationStats``.
+    is within ``relative_error`` (<= 0.543 % at the default settings while the window's
+    latencies span at most 9.6 decades) of the true value between the two nearest samples
+    (numpy's linear rule); ``min_ms``, ``max_ms`` and ``mean_ms`` are exact. Operations with
+    no sample in the window have no ``OperationStats``. Immutable: the window sketch it reads
+    is private (``sketch`` returns a copy).
     """
 
     operation: str
@@ -44,8 +45,9 @@ class OperationStats:
     window_s: float
     """Time span the statistics cover, in seconds: the configured window once the
     operation has been seen for that long, less before."""
-    sketch: ExpSketch = field(compare=False, repr=False)
-    """The merged window sketch in seconds; read-only (``quantile`` reads it)."""
+    _sketch: ExpSketch = field(compare=False, repr=False)
+    # The window sketch (seconds) the numbers were computed from, shared with the store's
+    # cache: private so nobody can change it under the store or under ``quantile``.
 
     @classmethod
     def from_sketch(
@@ -77,8 +79,18 @@ class OperationStats:
             p99_ms=p99,
             p999_ms=p999,
             window_s=window_s,
-            sketch=sketch,
+            _sketch=sketch,
         )
+
+    @property
+    def sketch(self) -> ExpSketch:
+        """An independent copy of the window sketch (values in seconds); changing it is safe."""
+        return self._sketch.copy()
+
+    @property
+    def relative_error(self) -> float:
+        """Worst relative error of the percentiles (0.00543 at scale 6)."""
+        return self._sketch.relative_error
 
     def quantile(self, q: float) -> float:
         """Estimate the ``q``-quantile in milliseconds, ``q`` in ``[0, 1]``.
@@ -86,7 +98,7 @@ class OperationStats:
         Raises:
             ValueError: If ``q`` is not in ``[0, 1]``.
         """
-        return self.sketch.quantile(q) * _MS_PER_S
+        return self._sketch.quantile(q) * _MS_PER_S
 
     def count_over(self, threshold_ms: float) -> int:
         """Count samples in the window longer than ``threshold_ms``, at bucket resolution.
@@ -97,4 +109,4 @@ class OperationStats:
         Raises:
             ValueError: If ``threshold_ms`` is NaN.
         """
-        return self.sketch.count_over(threshold_ms / _MS_PER_S)
+        return self._sketch.count_over(threshold_ms / _MS_PER_S)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, fields
 
 import pytest
 
@@ -21,6 +21,7 @@ class TestOperationStats:
         values = [i / 1000 for i in range(1, 1001)]  # 1 ms .. 1000 ms
         stats = stats_of(values, errors=10)
         sketch = stats.sketch
+        assert stats.relative_error == sketch.relative_error < 0.0055
         assert (stats.count, stats.errors, stats.error_rate) == (1000, 10, 0.01)
         assert (stats.min_ms, stats.max_ms) == (1.0, 1000.0)
         assert stats.mean_ms == pytest.approx(500.5)
@@ -56,3 +57,15 @@ class TestOperationStats:
         assert "sketch" not in repr(first)
         with pytest.raises(FrozenInstanceError):
             first.count = 3  # type: ignore[misc]
+
+    def test_the_window_sketch_cannot_be_changed_through_the_result(self) -> None:
+        """`sketch` is a copy: adding to it changes neither quantile() nor count_over()."""
+        stats = stats_of([0.001, 0.002, 0.003])
+        p50, over = stats.quantile(0.5), stats.count_over(1.5)
+        exposed = stats.sketch
+        exposed.add_many([10.0] * 100)
+        assert exposed.count == 103 and stats.sketch.count == 3
+        assert (stats.quantile(0.5), stats.count_over(1.5)) == (p50, over)
+        assert "sketch" not in {f.name for f in fields(stats)}
+        with pytest.raises((AttributeError, TypeError)):  # frozen (slots: TypeError on 3.11)
+            stats.sketch = exposed  # type: ignore[misc]

@@ -160,7 +160,7 @@ class TestReads:
         first = store.stats("a", 1 * S)
         assert first is not None and store.stats("a", 1 * S) is first
         later = store.stats("a", 3 * S)
-        assert later is not None and later.sketch is first.sketch
+        assert later is not None and later._sketch is first._sketch
         assert (later.window_s, later.count) == (3.0, 1)
         store.add_batch([("a", "server", 2 * MS, True)], 3 * S)
         changed = store.stats("a", 3 * S)
