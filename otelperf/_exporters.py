@@ -19,14 +19,33 @@ from importlib.metadata import entry_points
 from typing import Any, Literal
 
 from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.sdk.metrics.export import MetricExporter
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExporter
+from opentelemetry.sdk.metrics.view import (
+    Aggregation,
+    ExplicitBucketHistogramAggregation,
+    ExponentialBucketHistogramAggregation,
+)
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.util.re import parse_env_headers
 
 from otelperf._errors import ConfigError
 from otelperf._otlp_presets import with_otlp_preset
 
-__all__ = ["metric_exporter_names", "metric_exporters", "otlp_http_kwargs", "span_exporters"]
+__all__ = [
+    "metric_exporter_names",
+    "metric_exporters",
+    "otlp_http_kwargs",
+    "otlp_metric_preferences",
+    "span_exporters",
+]
 
 Signal = Literal["traces", "metrics"]
 
@@ -52,12 +71,59 @@ def _load(
     for ep in entry_points(group=f"opentelemetry_{signal}_exporter"):
         if ep.name == wanted:
             factory = ep.load()
+            kwargs: dict[str, Any] = {}
             if otlp_preset and wanted == _PROTOCOLS["http/protobuf"]:
-                exporter: object = factory(**otlp_http_kwargs(signal, environ))
-            else:
-                exporter = factory()
+                kwargs = otlp_http_kwargs(signal, environ)
+            if signal == "metrics" and wanted in _PROTOCOLS.values():
+                # The OTLP exporter would read these variables from os.environ only; a preset
+                # (New Relic: delta, exponential) or a given environ must reach it too.
+                temporality, aggregation = otlp_metric_preferences(environ)
+                kwargs["preferred_temporality"] = temporality
+                kwargs["preferred_aggregation"] = aggregation
+            exporter: object = factory(**kwargs)
             return exporter
     return None
+
+
+_DELTA_KINDS = {
+    "cumulative": (),
+    "delta": (Counter, Histogram, ObservableCounter),
+    "lowmemory": (Counter, Histogram),
+}
+
+
+def otlp_metric_preferences(
+    environ: Mapping[str, str],
+) -> tuple[dict[type, AggregationTemporality], dict[type, Aggregation]]:
+    """Temporality and histogram aggregation the standard OTLP variables ask for.
+
+    Mirrors the OTLP exporter specification (and the SDK's OTLP exporters) for
+    ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`` (cumulative, delta, lowmemory;
+    anything else is cumulative) and ``OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION``.
+    """
+    choice = environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "").strip().lower()
+    delta_kinds = _DELTA_KINDS.get(choice, ())
+    kinds: tuple[type, ...] = (
+        Counter,
+        UpDownCounter,
+        Histogram,
+        ObservableCounter,
+        ObservableUpDownCounter,
+        ObservableGauge,
+    )
+    temporality: dict[type, AggregationTemporality] = {
+        kind: AggregationTemporality.DELTA
+        if kind in delta_kinds
+        else AggregationTemporality.CUMULATIVE
+        for kind in kinds
+    }
+    histogram = environ.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "").strip()
+    aggregation: Aggregation = (
+        ExponentialBucketHistogramAggregation()
+        if histogram == "base2_exponential_bucket_histogram"
+        else ExplicitBucketHistogramAggregation()
+    )
+    return temporality, {Histogram: aggregation}
 
 
 def otlp_http_kwargs(signal: Signal, environ: Mapping[str, str]) -> dict[str, Any]:

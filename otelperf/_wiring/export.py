@@ -66,9 +66,7 @@ def metric_readers(
     exporters = _exporters.metric_exporters(names, environ, otlp_preset=otlp_preset)
     made.extend(exporters)
     return [
-        ForkSafePeriodicReader(
-            OperationMetricsExporter(exporter, aggregator, resource=resource, environ=environ)
-        )
+        ForkSafePeriodicReader(OperationMetricsExporter(exporter, aggregator, resource=resource))
         for exporter in exporters
     ]
 

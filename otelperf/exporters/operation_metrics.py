@@ -8,9 +8,12 @@ them to each batch the SDK's ``PeriodicExportingMetricReader`` hands to the real
 numbers ``otelperf.stats()`` reports and the histogram a Collector or Prometheus receives are
 therefore the same buckets, and they merge downstream.
 
-Temporality follows the standard ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE``:
-cumulative points cover everything since the process (or fork) started; delta points cover the
-time since the previous export.
+Temporality follows the wrapped exporter's own preference, exactly as the SDK's
+``PeriodicExportingMetricReader`` would use it without the wrapper: the Datadog and New Relic
+exporters prefer delta; the OTLP exporters follow
+``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`` (``configure()`` builds them with the
+preference that variable asks for). Cumulative points cover everything since the process (or
+fork) started; delta points cover the time since the previous export.
 """
 
 from __future__ import annotations
@@ -19,14 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.sdk.metrics import (
-    Counter,
-    Histogram,
-    ObservableCounter,
-    ObservableGauge,
-    ObservableUpDownCounter,
-    UpDownCounter,
-)
+from opentelemetry.sdk.metrics import Histogram
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     Buckets,
@@ -39,11 +35,7 @@ from opentelemetry.sdk.metrics.export import (
     ResourceMetrics,
     ScopeMetrics,
 )
-from opentelemetry.sdk.metrics.view import (
-    Aggregation,
-    ExplicitBucketHistogramAggregation,
-    ExponentialBucketHistogramAggregation,
-)
+from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
@@ -52,45 +44,30 @@ from otelperf._safety import never_raise
 from otelperf.aggregates import ExpBuckets, ExpSketch, KeyedWindows, lower_boundary
 from otelperf.processors.aggregator import Aggregator
 
-__all__ = ["DURATION_METRIC", "OperationMetricsExporter", "preferences_from_env"]
+__all__ = ["DURATION_METRIC", "OperationMetricsExporter", "preferences_of"]
 
 DURATION_METRIC = "otelperf.operation.duration"
 _SCOPE = InstrumentationScope("otelperf")
 _NO_BUCKETS = Buckets(offset=0, bucket_counts=[])
 
-_DELTA_KINDS = {
-    "cumulative": (),
-    "delta": (Counter, Histogram, ObservableCounter),
-    "lowmemory": (Counter, Histogram),
-}
 
+def preferences_of(
+    exporter: MetricExporter,
+) -> tuple[dict[type, AggregationTemporality] | None, dict[type, Aggregation] | None]:
+    """The temporality and aggregation preferences ``exporter`` was constructed with.
 
-def preferences_from_env(
-    environ: Mapping[str, str],
-) -> tuple[dict[type, AggregationTemporality], dict[type, Aggregation]]:
-    """Temporality and histogram aggregation the standard OTLP variables ask for.
-
-    Mirrors the OTLP exporter specification for
-    ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`` (cumulative, delta, lowmemory) and
-    ``OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION``, so the wrapper asks the
-    reader for exactly what the OTLP exporter it wraps would ask for.
+    ``MetricExporter.__init__(preferred_temporality=..., preferred_aggregation=...)`` is the
+    SDK's public way to state them, and its ``PeriodicExportingMetricReader`` reads them back
+    from the attributes that constructor sets; the SDK has no public getter, so the wrapper
+    reads those same attributes (never writes them). ``None`` means the reader's defaults
+    (cumulative, default aggregation), as for the SDK reader.
     """
-    choice = environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "").strip().lower()
-    delta_kinds = _DELTA_KINDS.get(choice, ())
-    kinds = (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter)
-    temporality: dict[type, AggregationTemporality] = {
-        kind: AggregationTemporality.DELTA
-        if kind in delta_kinds
-        else AggregationTemporality.CUMULATIVE
-        for kind in (*kinds, ObservableGauge)
-    }
-    histogram = environ.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "").strip()
-    aggregation: Aggregation = (
-        ExponentialBucketHistogramAggregation()
-        if histogram == "base2_exponential_bucket_histogram"
-        else ExplicitBucketHistogramAggregation()
+    temporality = getattr(exporter, "_preferred_temporality", None)
+    aggregation = getattr(exporter, "_preferred_aggregation", None)
+    return (
+        dict(temporality) if isinstance(temporality, dict) else None,
+        dict(aggregation) if isinstance(aggregation, dict) else None,
     )
-    return temporality, {Histogram: aggregation}
 
 
 class OperationMetricsExporter(MetricExporter):
@@ -107,16 +84,26 @@ class OperationMetricsExporter(MetricExporter):
         aggregator: Aggregator,
         *,
         resource: Resource,
-        environ: Mapping[str, str],
+        environ: Mapping[str, str] | None = None,
     ) -> None:
-        """Wrap ``inner`` for ``aggregator``'s store; ``environ`` gives the preferences."""
-        temporality, aggregation = preferences_from_env(environ)
+        """Wrap ``inner`` for ``aggregator``'s store, with ``inner``'s preferences.
+
+        Args:
+            inner: The exporter that sends everything; its preferred temporality and
+                aggregation become the wrapper's, so the reader asks for what it wants.
+            aggregator: Owner of the percentile store the histograms come from.
+            resource: Resource of the points when the SDK's batch has none.
+            environ: Ignored (kept for callers written when the wrapper read the OTLP
+                variables itself; ``configure()`` now passes them to the OTLP exporter).
+        """
+        temporality, aggregation = preferences_of(inner)
         super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
         self._inner = inner
         self.last_ok = True  # the last export's outcome (read by a bounded shutdown)
         self._aggregator = aggregator
         self._resource = resource
-        self._delta = temporality[Histogram] is AggregationTemporality.DELTA
+        histogram = (temporality or {}).get(Histogram, AggregationTemporality.CUMULATIVE)
+        self._delta = histogram is AggregationTemporality.DELTA
         self._reinit()
         _fork.register(self._reinit)
 

@@ -6,12 +6,29 @@ import time
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.metrics.export import AggregationTemporality
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from opentelemetry.metrics import Observation
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
 
 import otelperf
+from otelperf import _exporters
 from otelperf._receiver import MetricPoint, OTLPReceiver
 from otelperf.aggregates import ExpBuckets
-from otelperf.exporters.operation_metrics import preferences_from_env
+from otelperf.exporters.datadog import DatadogMetricExporter
+from otelperf.exporters.newrelic import NewRelicMetricExporter
+from otelperf.exporters.operation_metrics import OperationMetricsExporter, preferences_of
+from otelperf.processors.aggregator import Aggregator
+from otelperf.processors.latency import LatencyProcessor
+
+DELTA, CUMULATIVE = AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE
 
 pytestmark = pytest.mark.usefixtures("fresh_globals")
 
@@ -107,22 +124,145 @@ class TestOperationDuration:
         assert folded and folded[-1] == 3
 
 
-class TestPreferences:
+def wrapped_pipeline(
+    inner: MetricExporter,
+) -> tuple[Aggregator, TracerProvider, MeterProvider, OperationMetricsExporter]:
+    """configure()'s metric path by hand: spans -> store -> wrapper(inner) -> SDK reader."""
+    aggregator = Aggregator(interval_s=3600)
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(LatencyProcessor(aggregator))
+    wrapper = OperationMetricsExporter(inner, aggregator, resource=Resource.create({}))
+    reader = PeriodicExportingMetricReader(wrapper, export_interval_millis=3_600_000)
+    meters = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    # The SDK reader exports nothing while no instrument has data: give it one, as configure().
+    meters.get_meter("otelperf").create_observable_counter(
+        "otelperf.dropped", callbacks=[lambda options: [Observation(0, {"reason": "x"})]]
+    )
+    return aggregator, provider, meters, wrapper
+
+
+def emit_to(provider: TracerProvider, n: int) -> None:
+    tracer = provider.get_tracer("t")
+    for i in range(n):
+        span = tracer.start_span("GET /a", kind=trace.SpanKind.SERVER, start_time=0)
+        span.end(end_time=(1 + i % 50) * 1_000_000)
+
+
+class TestTemporalityFollowsTheWrappedExporter:
+    def test_an_otlp_exporter_preferring_delta_gets_delta_points(
+        self, otlp_receiver: OTLPReceiver
+    ) -> None:
+        """An OTLP exporter built to prefer delta (no env var) receives delta points on the wire."""
+        inner = OTLPMetricExporter(
+            endpoint=otlp_receiver.grpc_endpoint,
+            insecure=True,
+            preferred_temporality={Histogram: DELTA, Counter: DELTA},
+        )
+        aggregator, provider, meters, _ = wrapped_pipeline(inner)
+        try:
+            emit_to(provider, 300)
+            aggregator.flush()
+            assert meters.force_flush()
+            emit_to(provider, 200)
+            aggregator.flush()
+            assert meters.force_flush()
+        finally:
+            meters.shutdown()
+            provider.shutdown()
+        points = otlp_receiver.metrics(name="otelperf.operation.duration")
+        assert [(p.temporality, p.count) for p in points] == [("delta", 300), ("delta", 200)]
+
+    def test_the_env_variable_does_not_override_an_exporters_own_choice(
+        self, monkeypatch: pytest.MonkeyPatch, otlp_receiver: OTLPReceiver
+    ) -> None:
+        """An exporter built with cumulative stays cumulative under a delta env var (as the SDK)."""
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
+        inner = OTLPMetricExporter(
+            endpoint=otlp_receiver.grpc_endpoint,
+            insecure=True,
+            preferred_temporality={Histogram: CUMULATIVE},
+        )
+        aggregator, provider, meters, _ = wrapped_pipeline(inner)
+        try:
+            emit_to(provider, 30)
+            aggregator.flush()
+            assert meters.force_flush()
+            emit_to(provider, 20)
+            aggregator.flush()
+            assert meters.force_flush()
+        finally:
+            meters.shutdown()
+            provider.shutdown()
+        points = otlp_receiver.metrics(name="otelperf.operation.duration")
+        # (shutdown exports once more: cumulative repeats the total)
+        assert [(p.temporality, p.count) for p in points][:2] == [
+            ("cumulative", 30),
+            ("cumulative", 50),
+        ]
+        assert {p.temporality for p in points} == {"cumulative"}
+
+    @pytest.mark.parametrize("vendor", ["datadog", "newrelic"])
+    def test_vendor_exporters_preferring_delta_make_the_wrapper_delta(self, vendor: str) -> None:
+        """Datadog's and New Relic's metric exporters prefer delta: so does the wrapper."""
+        environ = {
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
+            "DD_API_KEY": "k",
+            "NEW_RELIC_LICENSE_KEY": "k",
+        }
+        inner: MetricExporter = (
+            DatadogMetricExporter(host="http://127.0.0.1:9", environ=environ)
+            if vendor == "datadog"
+            else NewRelicMetricExporter(environ=environ)
+        )
+        wrapper = OperationMetricsExporter(
+            inner, Aggregator(interval_s=3600), resource=Resource.create({}), environ=environ
+        )
+        temporality, _ = preferences_of(wrapper)  # what PeriodicExportingMetricReader reads
+        assert temporality is not None and temporality[Histogram] is DELTA
+        assert preferences_of(wrapper) == preferences_of(inner)
+
+    def test_no_preference_means_the_sdk_defaults(self) -> None:
+        """An exporter that states no preference leaves the reader's defaults (cumulative)."""
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+        wrapper = OperationMetricsExporter(
+            ConsoleMetricExporter(), Aggregator(interval_s=3600), resource=Resource.create({})
+        )
+        temporality, _ = preferences_of(wrapper)
+        assert (temporality or {}).get(Histogram, CUMULATIVE) is CUMULATIVE
+
+
+class TestOtlpPreferences:
     @pytest.mark.parametrize(
         ("choice", "histogram"),
         [
-            ("", AggregationTemporality.CUMULATIVE),
-            ("delta", AggregationTemporality.DELTA),
-            ("lowmemory", AggregationTemporality.DELTA),
+            ("", CUMULATIVE),
+            ("delta", DELTA),
+            ("lowmemory", DELTA),
+            ("bogus", CUMULATIVE),
         ],
     )
     def test_histogram_temporality_follows_the_standard_variable(
         self, choice: str, histogram: AggregationTemporality
     ) -> None:
         """OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE maps as the OTLP spec says."""
-        from opentelemetry.sdk.metrics import Histogram
-
-        temporality, _ = preferences_from_env(
+        temporality, _ = _exporters.otlp_metric_preferences(
             {"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": choice}
         )
         assert temporality[Histogram] is histogram
+
+    def test_configure_builds_the_otlp_exporter_from_the_given_environ(self) -> None:
+        """The environ mapping (not only os.environ) reaches the OTLP exporter's preferences."""
+        environ = {
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta",
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": (
+                "base2_exponential_bucket_histogram"
+            ),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+        }
+        [inner] = _exporters.metric_exporters(("otlp",), environ)
+        temporality, aggregation = preferences_of(inner)
+        assert temporality is not None and temporality[Histogram] is DELTA
+        assert aggregation is not None
+        assert isinstance(aggregation[Histogram], ExponentialBucketHistogramAggregation)
+        inner.shutdown()
