@@ -232,6 +232,35 @@ class TestTemporalityFollowsTheWrappedExporter:
         assert (temporality or {}).get(Histogram, CUMULATIVE) is CUMULATIVE
 
 
+class TestWideSpread:
+    def test_six_decades_arrive_at_scale_six_as_valid_points(
+        self, otlp_receiver: OTLPReceiver
+    ) -> None:
+        """200 µs / 50 ms / 5-30 s spans arrive as one scale-6 point (<= 2048 buckets) = stats."""
+        inner = OTLPMetricExporter(endpoint=otlp_receiver.grpc_endpoint, insecure=True)
+        aggregator, provider, meters, _ = wrapped_pipeline(inner)
+        tracer = provider.get_tracer("t")
+        durations_us = [200] * 900 + [50_000] * 99 + [5_000_000, 30_000_000]
+        try:
+            for i, duration_us in enumerate(durations_us):
+                start = 1_000_000 + i
+                span = tracer.start_span("GET /mix", start_time=start)
+                span.end(end_time=start + duration_us * 1_000 + i)
+            aggregator.flush()
+            stats = aggregator.stats("GET /mix")
+            assert meters.force_flush()
+        finally:
+            meters.shutdown()
+            provider.shutdown()
+        point = otlp_receiver.metrics(name="otelperf.operation.duration")[0]
+        assert point.type == "exponential_histogram" and point.scale == 6
+        assert 0 < len(point.positive_bucket_counts) <= 2048
+        received = as_buckets(point)  # validates count == sum(buckets) + zeros
+        assert stats is not None and received.count == stats.count == 1001
+        assert received.quantile(0.999) * 1000 == pytest.approx(stats.p999_ms, rel=1e-12)
+        assert received.quantile(0.5) * 1000 == pytest.approx(0.2, rel=0.0055)
+
+
 class TestOtlpPreferences:
     @pytest.mark.parametrize(
         ("choice", "histogram"),
