@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import uuid
 
 import pytest
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from otelperf import _fork
-from otelperf._safety import RateLimitFilter, never_raise, suppressed
+from otelperf._safety import RateLimitFilter, logger, never_raise, suppressed
 
 
 class TestNeverRaise:
@@ -68,6 +69,20 @@ class TestRateLimitFilter:
         for i in range(100):
             limiter.filter(logging.LogRecord("otelperf", logging.ERROR, "f", 1, f"m{i}", (), None))
         assert len(limiter._last_ns) <= 10
+
+    def test_the_otelperf_logger_itself_drops_a_repeat(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Logged twice through the otelperf logger, a message reaches handlers once."""
+        message = f"rate-limit check {uuid.uuid4()}"
+        other = f"rate-limit check {uuid.uuid4()}"
+        with caplog.at_level(logging.WARNING, logger="otelperf"):
+            logger.warning(message)
+            logger.warning(message)
+            logger.warning(other)
+        seen = [r.getMessage() for r in caplog.records]
+        assert seen.count(message) == 1
+        assert seen.count(other) == 1
 
 
 class TestSuppressed:

@@ -101,6 +101,18 @@ def plain_env(**extra: str) -> dict[str, str]:
     return env
 
 
+#: Log lines showing the app could not bind its port (Python/Flask, uvicorn, gunicorn).
+PORT_TAKEN = ("address already in use", "connection in use")
+#: Starts tried, each on a new free port, when another process took the port first.
+START_ATTEMPTS = 3
+#: How much of an app's log a failure message shows.
+LOG_TAIL_CHARS = 4000
+
+
+class PortTakenError(RuntimeError):
+    """The app could not bind its port: something else took it after ``free_port()``."""
+
+
 @contextmanager
 def run_app(
     command: Sequence[str],
@@ -114,32 +126,106 @@ def run_app(
 
     Output goes to a temporary file rather than a pipe, so an app that logs a lot never blocks
     on a full pipe. On exit the app gets SIGTERM; ``App.exit_s`` is how long it took to exit.
+
+    ``free_port()`` releases the port before the app binds it, so another process (another
+    suite's server) may take it in between. When the app's log says the address is in use, or
+    what answers on the port is not the app, it is started again on a new free port, up to
+    ``START_ATTEMPTS`` times: arguments (and environment values) equal to the port or ending
+    in ``:<port>`` are rewritten, and ``App.base_url`` names the port really used. A failure
+    message carries the tail of the app's log.
     """
+    for attempt in range(1, START_ATTEMPTS + 1):
+        app = _start(command, port, env)
+        try:
+            _wait_until_ready(app, port, ready_path)
+            break
+        except PortTakenError:
+            _discard(app, stop_timeout_s)
+            if attempt == START_ATTEMPTS:
+                raise
+            new_port = free_port()
+            command = [_with_port(arg, port, new_port) for arg in command]
+            env = {name: _with_port(value, port, new_port) for name, value in env.items()}
+            port = new_port
+        except BaseException:
+            _discard(app, stop_timeout_s)
+            raise
+    try:
+        yield app
+    finally:
+        _discard(app, stop_timeout_s)
+
+
+def _start(command: Sequence[str], port: int, env: Mapping[str, str]) -> App:
     with tempfile.NamedTemporaryFile(prefix="e2e-app-", suffix=".log", delete=False) as log:
         log_path = Path(log.name)
     with log_path.open("wb") as sink:
         process = subprocess.Popen(
             list(command), env=dict(env), cwd=APPS, stdout=sink, stderr=subprocess.STDOUT
         )
-    app = App(f"http://127.0.0.1:{port}", process, log_path)
+    return App(f"http://127.0.0.1:{port}", process, log_path)
+
+
+def _wait_until_ready(app: App, port: int, ready_path: str) -> None:
+    """Return once the app answers 200 on ``ready_path`` from its own socket; else raise."""
+    deadline = time.monotonic() + 30
+    while True:
+        log = app.log()
+        if any(needle in log.lower() for needle in PORT_TAKEN):
+            raise PortTakenError(f"port {port} was taken:\n{log[-LOG_TAIL_CHARS:]}")
+        if app.process.poll() is not None:
+            raise RuntimeError(
+                f"app exited early (status {app.process.returncode}); its log ends with:\n"
+                f"{log[-LOG_TAIL_CHARS:]}"
+            )
+        try:
+            if app.get(ready_path).status_code == 200:
+                if _listens(app.process.pid, port):
+                    return
+                raise PortTakenError(f"port {port} answers, but not from the app")
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"app did not become ready within 30 s; its log ends with:\n{log[-LOG_TAIL_CHARS:]}"
+            )
+        time.sleep(0.1)
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether ``pid`` or a descendant has TCP ``port`` open (True when that cannot be read)."""
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"app exited early:\n{app.log()}")
-            try:
-                if app.get(ready_path).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app did not become ready within 30 s:\n{app.log()}")
-            time.sleep(0.1)
-        yield app
-    finally:
-        stop(app, timeout_s=stop_timeout_s)
-        app.output = app.log()
-        log_path.unlink(missing_ok=True)
+        parent = psutil.Process(pid)
+        procs = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    unreadable = False
+    for proc in procs:
+        try:
+            read = getattr(proc, "net_connections", None) or proc.connections
+            if any(c.laddr and c.laddr.port == port for c in read(kind="tcp")):
+                return True
+        except psutil.NoSuchProcess:
+            continue
+        except psutil.AccessDenied:
+            unreadable = True  # cannot tell: trust the answer rather than retry in vain
+    return unreadable
+
+
+def _with_port(value: str, old: int, new: int) -> str:
+    """``value`` with the port rewritten when it is the port or ends in ``:<port>``."""
+    if value == str(old):
+        return str(new)
+    if value.endswith(f":{old}"):
+        return value[: -len(str(old))] + str(new)
+    return value
+
+
+def _discard(app: App, stop_timeout_s: float) -> None:
+    """Stop the app, keep its output in ``app.output`` and remove its log file."""
+    stop(app, timeout_s=stop_timeout_s)
+    app.output = app.log()
+    app.log_path.unlink(missing_ok=True)
 
 
 def stop(app: App, *, timeout_s: float) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -94,6 +96,8 @@ class TestFastAPI:
         spans = [s for s in otlp_receiver.spans() if s.name == "GET /items/{item_id}"]
         assert {s.attributes["http.route"] for s in spans} == {"/items/{item_id}"}
         assert {s.kind for s in spans} == {"SERVER"}
+        assert {s.resource_attributes["service.name"] for s in spans} == {"e2e-app"}
+        assert {s.transport for s in spans} == {protocol.split("/")[0]}
         assert "Traceback" not in app.output
 
 
@@ -147,3 +151,29 @@ class TestBesideAnotherDistro:
             ), app.output
             otlp_receiver.wait_for(lambda: bool(otlp_receiver.metrics()), timeout_s=3)
         assert not otlp_receiver.metrics(name="otelperf.operation.duration")
+
+
+class _Squatter(BaseHTTPRequestHandler):
+    """Answers 200 to everything: another program holding the port the app was given."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class TestHarness:
+    def test_a_taken_port_is_retried_on_a_new_one(self, otlp_receiver: OTLPReceiver) -> None:
+        """Another server holds the port (and answers 200): the app restarts on a free port."""
+        with ThreadingHTTPServer(("127.0.0.1", 0), _Squatter) as squatter:
+            threading.Thread(target=squatter.serve_forever, daemon=True).start()
+            port = squatter.server_address[1]
+            env = telemetry_env(otlp_receiver.grpc_endpoint, "grpc")
+            with run_app(flask_command(port), port, env) as app:
+                assert app.base_url != f"http://127.0.0.1:{port}"
+                assert app.get("/users").json() == ["ada", "grace"]
+            squatter.shutdown()
