@@ -5,10 +5,12 @@
   one with ``OTEL_PYTHON_CONFIGURATOR``.
 * :class:`OtelperfConfigurator` then runs the same code path as ``otelperf.configure()``.
 * :func:`post_instrument` runs after all instrumentors, whichever distro was chosen. If otelperf
-  is not configured by then and another distro or configurator installed an SDK provider, it
-  attaches otelperf to that provider, so ``--distro <vendor>`` plus an installed otelperf works.
-  Opt out with ``OTEL_SDK_DISABLED=true`` or by listing ``otelperf`` in
-  ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` (the standard switch for installed instrumentation).
+  is not configured by then and another distro or configurator installed a tracer provider, it
+  attaches otelperf to that provider when it takes span processors (an SDK one, or a wrapper of
+  one), so ``--distro <vendor>`` plus an installed otelperf works; for any other provider one
+  WARNING says otelperf is not active and why. Opt out with ``OTEL_SDK_DISABLED=true`` or by
+  listing ``otelperf`` (or ``*``, as upstream reads it: every instrumentation) in
+  ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``, the standard switch for installed instrumentation.
 
 None of these lets an exception out: a bad ``OTELPERF_*`` value logs one ERROR line naming the
 setting, and the application starts without otelperf.
@@ -24,7 +26,6 @@ from opentelemetry import trace
 # mypy cannot see BaseDistro through the package (it reports the module as empty); it exists
 # in every opentelemetry-instrumentation release this project supports.
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
-from opentelemetry.sdk.trace import TracerProvider
 
 from otelperf import _configure
 from otelperf._safety import logger
@@ -32,6 +33,8 @@ from otelperf._safety import logger
 __all__ = ["OtelperfConfigurator", "OtelperfDistro", "post_instrument"]
 
 DISTRO_NAME = "otelperf"
+#: In ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``: every instrumentation, otelperf's hook included.
+DISABLE_ALL = "*"
 
 
 class OtelperfDistro(BaseDistro):  # type: ignore[misc]  # BaseDistro is Any to mypy
@@ -51,10 +54,14 @@ class OtelperfConfigurator:
 
 def post_instrument(**kwargs: Any) -> None:
     """Attach otelperf to a provider another distro installed (see the module docstring)."""
-    disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
-    if DISTRO_NAME in (part.strip() for part in disabled.split(",")):
+    # Read as opentelemetry-instrumentation reads it (auto_instrumentation/_load.py): split on
+    # commas, strip blanks, "*" stands for every instrumentation.
+    disabled = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")
+    if {DISTRO_NAME, DISABLE_ALL} & {part.strip() for part in disabled}:
         return
-    if _configure.current() is None and isinstance(trace.get_tracer_provider(), TracerProvider):
+    if _configure.current() is None and not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider
+    ):
         _safe_configure()
 
 

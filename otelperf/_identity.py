@@ -89,8 +89,10 @@ def process_resource(
     the SDK's after-fork refresh gives each forked worker its own pid as well.
 
     Args:
-        attributes: Attributes to set (e.g. ``service.name``); ``OTEL_RESOURCE_ATTRIBUTES`` and
-            ``OTEL_SERVICE_NAME`` still win, as in ``Resource.create``.
+        attributes: Attributes to set (e.g. ``service.name``). They win over the same keys in
+            ``OTEL_RESOURCE_ATTRIBUTES`` and over ``OTEL_SERVICE_NAME``, which fill in the
+            rest, as in ``Resource.create`` (the detectors' result is merged with
+            ``attributes`` last).
         environ: Where the SDK reads its variables; ``None`` means ``os.environ`` (the SDK
             itself reads only ``os.environ``, so a dict is for tests of the pure part).
     """

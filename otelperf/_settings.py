@@ -37,7 +37,15 @@ from otelperf._otlp_presets import PRESETS
 from otelperf.alerts import AlertSink, LogSink
 from otelperf.budgets import Budget, window_problem
 
-__all__ = ["Settings", "describe", "env_name", "markdown_table", "resolve", "source_of"]
+__all__ = [
+    "LEAK_MIN_SAMPLES",
+    "Settings",
+    "describe",
+    "env_name",
+    "markdown_table",
+    "resolve",
+    "source_of",
+]
 
 # A function that, given the environment, returns the name of the standard OTEL_* variable that
 # stands for this setting right now, or None (some apply only in context, e.g. the sampler arg).
@@ -78,6 +86,9 @@ _DEFAULT_ALERTS: tuple[AlertSink, ...] = (LogSink(),)  # LogSink holds no state:
 # Upper bounds of durations: far beyond any sensible use, and within what the threads'
 # nanosecond arithmetic and timers accept.
 _DAY_S = 86_400.0
+#: Memory samples ``leak_window_s`` must hold: the growth analyzer needs 24 (its min_samples);
+#: 30 leaves room for the jitter of a busy memory thread and for samples lost to failures.
+LEAK_MIN_SAMPLES = 30
 _WEEK_S = 7 * _DAY_S
 
 
@@ -322,6 +333,7 @@ def _check_together(settings: Settings, origins: Mapping[str, tuple[str, object]
             f"{describe(origin, value)}: expected slow_ms or very_slow_ms to be set too "
             "(on_slow is called for spans over them)"
         )
+    _check_leak_window(settings, origins)
     # A budget's own `over` window is kept from closed sub-windows, in bounded memory: refuse
     # now the windows that cannot be kept (shorter than a sub-window, over 6 h, too many lengths).
     problem = window_problem(settings.budgets, live_window_s=settings.window_s)
@@ -329,6 +341,32 @@ def _check_together(settings: Settings, origins: Mapping[str, tuple[str, object]
         budget, expected = problem
         origin, _ = origins["budgets"]
         raise ConfigError(f"{origin}: {budget.text!r}: expected {expected}")
+
+
+def _check_leak_window(settings: Settings, origins: Mapping[str, tuple[str, object]]) -> None:
+    """Refuse a leak window that cannot hold :data:`LEAK_MIN_SAMPLES` memory samples.
+
+    The error names ``leak_window_s`` where it came from when it was given, else
+    ``memory_interval_s`` (the default window is then what the interval breaks).
+    """
+    interval_s, window_s = settings.memory_interval_s, settings.leak_window_s
+    if interval_s is None or window_s >= LEAK_MIN_SAMPLES * interval_s:
+        return
+    why = "or the growth trend never gets enough samples to judge a leak"
+    if "leak_window_s" in origins:
+        origin, value = origins["leak_window_s"]
+        given = origins.get("memory_interval_s")
+        source = f"from {given[0]}" if given else "the default"
+        raise ConfigError(
+            f"{describe(origin, value)}: expected at least {LEAK_MIN_SAMPLES} x "
+            f"memory_interval_s = {LEAK_MIN_SAMPLES * interval_s:g} s (memory_interval_s is "
+            f"{interval_s:g}, {source}), {why}"
+        )
+    origin, value = origins["memory_interval_s"]
+    raise ConfigError(
+        f"{describe(origin, value)}: expected at most leak_window_s / {LEAK_MIN_SAMPLES} = "
+        f"{window_s / LEAK_MIN_SAMPLES:g} s (leak_window_s is {window_s:g}, the default), {why}"
+    )
 
 
 def source_of(name: str, given: Mapping[str, object], environ: Mapping[str, str]) -> str:

@@ -25,7 +25,11 @@ KW_SINK = LogSink(name="kw")
 # Sinks have no value equality: results (and the default) are compared by sink names.
 COMPARE: dict[str, Any] = {"alerts": lambda sinks: tuple(sink.name for sink in sinks)}
 # Settings that only make sense with another one: given alongside every matrix case.
-NEEDS: dict[str, dict[str, Any]] = {"on_slow": {"slow_ms": 100}}
+NEEDS: dict[str, dict[str, Any]] = {
+    "on_slow": {"slow_ms": 100},
+    # The matrix's windows (down to 120 s) must hold 30 memory samples.
+    "leak_window_s": {"memory_interval_s": 1},
+}
 
 # setting -> (keyword value, OTELPERF_* value, standard OTEL_* variables, and the three results)
 MATRIX: dict[str, tuple[Any, str, dict[str, str], Any, Any, Any]] = {
@@ -348,6 +352,27 @@ class TestErrors:
                 {},
                 {"OTELPERF_LEAK_WINDOW_S": "5"},
                 "OTELPERF_LEAK_WINDOW_S='5': expected a number between 10 and 2592000",
+            ),
+            (
+                {},
+                {"OTELPERF_LEAK_WINDOW_S": "120"},
+                "OTELPERF_LEAK_WINDOW_S='120': expected at least 30 x memory_interval_s = 300 s "
+                "(memory_interval_s is 10, the default), or the growth trend never gets enough "
+                "samples to judge a leak",
+            ),
+            (
+                {"leak_window_s": 60},
+                {"OTELPERF_MEMORY_INTERVAL_S": "10"},
+                "configure(leak_window_s=60): expected at least 30 x memory_interval_s = 300 s "
+                "(memory_interval_s is 10, from OTELPERF_MEMORY_INTERVAL_S), or the growth trend "
+                "never gets enough samples to judge a leak",
+            ),
+            (
+                {"memory_interval_s": 200},
+                {},
+                "configure(memory_interval_s=200): expected at most leak_window_s / 30 = 120 s "
+                "(leak_window_s is 3600, the default), or the growth trend never gets enough "
+                "samples to judge a leak",
             ),
             (
                 {"leak_min_growth_mb_per_h": -1},

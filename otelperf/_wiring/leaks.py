@@ -11,8 +11,9 @@ Choices, and why:
 
 - Warm-up is a twelfth of ``leak_window_s``, at most 5 minutes: imports, connection pools and
   caches grow a young process for a few minutes; a leak is then judged on a whole window.
-- ``leak_window_s`` must hold 30 samples (``ConfigError`` otherwise): the analyzer needs 24, and
-  a window that can never reach them would silently never detect anything.
+- ``leak_window_s`` must hold 30 samples: the analyzer needs 24, and a window that can never
+  reach them would silently never detect anything. Settings resolution refuses such a window
+  (``otelperf._settings.LEAK_MIN_SAMPLES``), naming where the value came from.
 - ``leak`` alerts follow :class:`~otelperf.alerts.leak_alerts.LeakAlerter`: on entering
   ``leak_suspected``, on a higher severity (ETA to the memory limit under a day: error, under an
   hour: critical), when deep mode names another top line, and once when resolved; at most one per
@@ -34,7 +35,6 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from otelperf._errors import ConfigError
 from otelperf._safety import logger, never_raise
 from otelperf._settings import Settings
 from otelperf._wiring import Context
@@ -54,9 +54,6 @@ __all__ = ["Leaks", "analyzer_for", "deep_every_for"]
 
 # Warm-up is a twelfth of the leak window, at most 5 minutes (start-up, imports, caches filling).
 _MAX_WARMUP_S = 300.0
-# The analyzer needs 24 samples (its min_samples) in the window; 30 leaves room for the jitter of
-# a busy memory thread and for samples lost to failures.
-_MIN_SAMPLES_PER_WINDOW = 30
 # Deep mode profiles about 60 times per leak window (every minute for the default hour), and the
 # monitor spaces profiles further apart on a large heap (see MemoryMonitor's deep_max_share).
 _PROFILES_PER_WINDOW = 60
@@ -82,19 +79,6 @@ def deep_every_for(settings: Settings) -> int:
     return max(1, round(settings.leak_window_s / _PROFILES_PER_WINDOW / interval_s))
 
 
-def _check_window(settings: Settings) -> None:
-    """Raise ``ConfigError`` when the leak window cannot hold enough memory samples."""
-    interval_s = settings.memory_interval_s
-    if interval_s is None or settings.leak_window_s >= _MIN_SAMPLES_PER_WINDOW * interval_s:
-        return
-    raise ConfigError(
-        f"leak_window_s={settings.leak_window_s!r} with memory_interval_s={interval_s!r}: "
-        f"expected leak_window_s >= {_MIN_SAMPLES_PER_WINDOW} x memory_interval_s "
-        f"({_MIN_SAMPLES_PER_WINDOW * interval_s:g} s), or the growth trend never gets enough "
-        f"samples to judge; raise OTELPERF_LEAK_WINDOW_S or lower OTELPERF_MEMORY_INTERVAL_S"
-    )
-
-
 class Leaks:
     """The memory monitor and the span-leak processor, as the settings ask.
 
@@ -107,7 +91,6 @@ class Leaks:
     def __init__(self, settings: Settings) -> None:
         """Check the settings (raises ``ConfigError``); build nothing that runs yet."""
         self._settings = settings
-        _check_window(settings)
         analyzer_for(settings)  # the analyzer's own checks, now rather than after install
         self.memory: MemoryMonitor | None = None
         self.span_leaks: SpanLeakProcessor | None = None

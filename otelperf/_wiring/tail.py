@@ -11,7 +11,7 @@ Tail sampling needs every span recorded: ``measure_unsampled`` must be ``all`` (
 the children of unsampled requests are never recorded, so a kept trace would be its root alone;
 with ``none`` nothing unsampled reaches the processor). When otelperf attaches to a
 ``TracerProvider`` someone else installed, the exporters are theirs and cannot be wrapped, so
-tail sampling is not applied (one INFO line says so).
+tail sampling is not applied (the attach INFO line says so when it was asked for).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from opentelemetry.sdk.trace import SpanProcessor, SynchronousMultiSpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-from otelperf._errors import ConfigError
 from otelperf._safety import logger
 from otelperf._settings import Settings
 from otelperf._wiring import Context
@@ -35,18 +34,14 @@ __all__ = ["Tail"]
 class Tail:
     """Builds the exporting span processors, behind tail sampling when it is on.
 
-    The constructor only checks the settings; :meth:`span_processors` builds, :meth:`start`
+    The constructor only reads the settings; :meth:`span_processors` builds, :meth:`start`
     registers the metric once the meter exists.
     """
 
     wants_alerts = False
 
     def __init__(self, settings: Settings) -> None:
-        """Check the settings now.
-
-        Raises:
-            ConfigError: ``tail_sampling`` is on while ``measure_unsampled`` is not ``all``.
-        """
+        """Decide whether tail sampling applies (``resolve()`` already checked the settings)."""
         self._settings = settings
         self.enabled = settings.tail_sampling == "on" or (
             # "auto" (if the setting offers it): on exactly when head sampling drops traces and
@@ -57,12 +52,6 @@ class Tail:
             and settings.measure_unsampled == "all"
         )
         self.processor: TailSamplingProcessor | None = None
-        if settings.tail_sampling == "on" and settings.measure_unsampled != "all":
-            raise ConfigError(
-                f"measure_unsampled={settings.measure_unsampled!r}: expected 'all' when "
-                "tail_sampling is 'on' (the tail sampler must see every span of the requests "
-                "the head sampler drops)"
-            )
 
     def span_processors(
         self, exporters: Sequence[SpanExporter], aggregator: Aggregator
@@ -94,14 +83,6 @@ class Tail:
             floor_interval_s=settings.floor_interval_s,
         )
         return [self.processor]
-
-    def attached(self) -> None:
-        """Say once that tail sampling, when asked for (``on``), does not apply here."""
-        if self._settings.tail_sampling == "on":
-            logger.info(
-                "otelperf: tail_sampling=on is not applied: the TracerProvider was installed "
-                "by someone else and its span exporters are not otelperf's to wrap"
-            )
 
     def start(self, context: Context) -> list[Callable[[], object]]:
         """Register ``otelperf.sampling.decisions`` (the tracer provider shuts the processor)."""

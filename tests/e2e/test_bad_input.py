@@ -35,6 +35,15 @@ REFUSED = [
     ("OTELPERF_MAX_OPERATIONS", "0"),
     ("OTELPERF_MAX_OPERATIONS", "2.5"),
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+    # Standard exporter variables the SDK's gRPC exporters raise for in their constructors.
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "never"),
+    ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon"),
+    ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", ""),
+    ("OTEL_EXPORTER_OTLP_COMPRESSION", "zip"),
+    ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
+    ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "brotli"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1"),
+    ("OTEL_PYTHON_EXPORTER_OTLP_GRPC_RETRYABLE_ERROR_CODES", "SOMETIMES"),
 ]
 # A small fuzz corpus of budget strings (truncations, bad numbers, bad units, junk bytes).
 BUDGET_CORPUS = [
