@@ -1,19 +1,37 @@
 """Micro benchmark of the pure percentile core: insert, merge, quantile and store costs.
 
-Run: ``.venv/bin/python benchmarks/bench_aggregates.py``. Prints the median of 7 repeats in
-ns per operation (per value for the batch inserts) and the memory of one sketch. Timings on a
-shared VM are noisy; compare rows measured in the same run.
+Run: ``.venv/bin/python benchmarks/bench_aggregates.py [--skip-store-memory]``. Prints the
+median of 7 repeats in ns per operation (per value for the batch inserts), the memory of one
+isolated sketch, and the memory per operation of the real store in steady state
+(``Aggregator`` + the metric export wrapper, measured with ``tracemalloc``; about 2 minutes).
+Timings on a shared VM are noisy; compare rows measured in the same run.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
 import math
+import os
 import random
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
+from functools import partial
+
+from opentelemetry.sdk.metrics import Histogram
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    ConsoleMetricExporter,
+    MetricsData,
+)
+from opentelemetry.sdk.resources import Resource
 
 from otelperf.aggregates import ExpSketch, KeyedWindows, SlidingWindow
+from otelperf.exporters.operation_metrics import OperationMetricsExporter
+from otelperf.processors.aggregator import Aggregator
+from otelperf.testing import FakeClock
 
 REPEATS = 7
 S = 1_000_000_000
@@ -36,6 +54,13 @@ def measure(label: str, run: Callable[[], object], operations: int) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--skip-store-memory",
+        action="store_true",
+        help="timings only (the store part takes ~2 min)",
+    )
+    args = parser.parse_args()
     values = lognormal_seconds(100_000)
     warm = ExpSketch()
     warm.add_many(values)  # reach the final scale so inserts below take the steady path
@@ -99,9 +124,75 @@ def main() -> None:
     three_decades = ExpSketch()
     three_decades.add_many([10 ** (-3 + 3 * i / 9_999) for i in range(10_000)])
     print(
-        f"memory of one 3-decade sketch: {three_decades.memory_bytes} B "
-        f"(scale {three_decades.scale}, {len(three_decades.buckets().counts)} buckets)"
+        f"memory of one isolated 3-decade sketch: {three_decades.memory_bytes} B "
+        f"(scale {three_decades.scale}, {len(three_decades.buckets().counts)} buckets, "
+        f"{three_decades.memory_bytes / 1024:.2f} KiB)"
     )
+    if args.skip_store_memory:
+        return
+    print("real store, steady state, ops with latencies spread log-uniformly over 1 ms-1 s:")
+    for ops, per_sub_window in ((100, 300), (10, 12_000)):
+        for delta in (False, True):
+            per_op = store_bytes_per_operation(ops, per_sub_window, delta=delta)
+            print(
+                f"  {ops:>3} ops x {per_sub_window:>6,} samples/sub-window, "
+                f"{'delta' if delta else 'cumulative':<10} export: {per_op:>7,.0f} B/op = "
+                f"{per_op / SUB_WINDOWS / 1024:.2f} KiB per sub-window (target <= 4 KiB)"
+            )
+
+
+SUB_WINDOWS = 6
+
+
+def store_bytes_per_operation(ops: int, per_sub_window: int, *, delta: bool) -> float:
+    """Traced bytes per operation of a real store after 14 sub-windows (2.3 windows).
+
+    Each sub-window (10 s of fake time) gets ``per_sub_window`` samples per operation in ten
+    batches, then ``all_stats()`` and one metric export, as in production (the stats cache,
+    the window snapshot, the closed-sub-window merge, the cumulative sketch and, with delta
+    temporality, the exporter's copy of the last cumulative state all stay alive). The bytes
+    of a 1-operation run are subtracted, so fixed costs (thread, lock, exporter) drop out.
+    """
+    return (_store_bytes(ops, per_sub_window, delta) - _store_bytes(1, per_sub_window, delta)) / (
+        ops - 1
+    )
+
+
+def _add(batch: list[tuple[str, str, int, bool]], now_ns: int, store: KeyedWindows) -> None:
+    store.add_batch(batch, now_ns)
+
+
+def _store_bytes(ops: int, per_sub_window: int, delta: bool) -> int:
+    rng = random.Random(ops)
+    names = [f"GET /route/{i}" for i in range(ops)]
+    temporality: dict[type, AggregationTemporality] | None = (
+        {Histogram: AggregationTemporality.DELTA} if delta else None
+    )
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    clock = FakeClock()
+    aggregator = Aggregator(interval_s=3600, clock=clock, ring_size=16)
+    with open(os.devnull, "w") as sink:
+        inner = ConsoleMetricExporter(out=sink, preferred_temporality=temporality)
+        exporter = OperationMetricsExporter(inner, aggregator, resource=Resource.create({}))
+        for _ in range(14):
+            for _ in range(10):
+                batch = [
+                    (name, "server", int(10 ** rng.uniform(-3, 0) * 1e9), False)
+                    for name in names
+                    for _ in range(per_sub_window // 10)
+                ]
+                aggregator.with_store(partial(_add, batch))
+                clock.advance(seconds=1)  # ten batches per 10 s sub-window
+            aggregator.all_stats()  # the result is dropped; the store keeps its cache
+            exporter.export(MetricsData(resource_metrics=[]))
+        del batch
+        gc.collect()
+        traced = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    aggregator.shutdown()
+    return traced
 
 
 if __name__ == "__main__":

@@ -10,8 +10,12 @@ Two shapes: a flat span (``start_span().end()``) and a 5-span-deep trace (cost p
 Cases are timed round-robin (each round times every case once) so machine drift hits all alike;
 we report the median over rounds of ns per span: wall time, and the request thread's own CPU
 (``time.thread_time_ns``: excludes the aggregator and BSP threads competing for the GIL).
+The first table gives ratios against the bare SDK at ratio 1.0; the second gives the three
+``measure_unsampled`` settings against the bare SDK at ratio 0.01 (what 1 % head sampling costs
+without otelperf), both from the same rounds.
 
-Also printed: aggregator CPU per span (draining a full ring on this thread) and sketch memory.
+Also printed: aggregator CPU per span (draining a full ring on this thread) and the memory of
+one isolated sub-window sketch (``bench_aggregates.py`` measures the whole store).
 
 Run: ``.venv/bin/python benchmarks/bench_span_overhead.py [--rounds 15] [--spans 20000]``
 """
@@ -108,6 +112,36 @@ def aggregator_cost(spans: int) -> float:
     return cost
 
 
+def on_end_cost(rounds: int, spans: int) -> tuple[float, float]:
+    """Request-thread CPU ns of a bare span and of ``LatencyProcessor.on_end`` called alone.
+
+    Interleaved rounds, medians; the ring is cleared between rounds so it never fills.
+    """
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(BatchSpanProcessor(NoOpExporter()))
+    tracer = provider.get_tracer("bench")
+    aggregator = Aggregator(ring_size=spans + 1, interval_s=3600)
+    processor = LatencyProcessor(aggregator)
+    ended = tracer.start_span("GET /users")
+    ended.end()
+    assert isinstance(ended, ReadableSpan)  # the SDK's span
+    bare, alone = [], []
+    for _ in range(rounds):
+        cpu0 = time.thread_time_ns()
+        for _ in range(spans):
+            tracer.start_span("GET /users").end()
+        cpu1 = time.thread_time_ns()
+        for _ in range(spans):
+            processor.on_end(ended)
+        cpu2 = time.thread_time_ns()
+        aggregator.ring.clear()
+        bare.append((cpu1 - cpu0) / spans)
+        alone.append((cpu2 - cpu1) / spans)
+    aggregator.shutdown()
+    provider.shutdown()
+    return statistics.median(bare), statistics.median(alone)
+
+
 def sketch_memory() -> tuple[int, int]:
     """Bytes of one sub-window sketch for latencies spread over 3 decades (1 ms .. 1 s)."""
     sketch = ExpSketch()
@@ -115,6 +149,22 @@ def sketch_memory() -> tuple[int, int]:
     for i in range(steps):
         sketch.add(1e-3 * 1000 ** (i / (steps - 1)))
     return sketch.memory_bytes, sketch.scale
+
+
+def print_table(cases: Sequence[Case], base: Case) -> None:
+    """Print wall and CPU ns per span of each case, flat and deep, with ratios to ``base``."""
+    header = f"{'configuration':28} {'flat wall':>10} {'ratio':>6} {'flat cpu':>9} {'ratio':>6}"
+    header += f" {'deep wall':>10} {'ratio':>6} {'deep cpu':>9} {'ratio':>6}"
+    print(header)
+    for case in cases:
+        row = f"{case.name:28}"
+        for shape in ("flat", "deep"):
+            wall = statistics.median(case.wall[shape])
+            cpu = statistics.median(case.cpu[shape])
+            bwall = statistics.median(base.wall[shape])
+            bcpu = statistics.median(base.cpu[shape])
+            row += f" {wall:10.0f} {wall / bwall:6.3f} {cpu:9.0f} {cpu / bcpu:6.3f}"
+        print(row)
 
 
 def main() -> None:
@@ -142,27 +192,25 @@ def main() -> None:
     for case in cases:
         case.close()
 
-    base = cases[0]
+    base, sampled = cases[0], cases[2]
     print(f"ns per span, median of {args.rounds} rounds x {args.spans} spans; ratio vs bare SDK")
-    header = f"{'configuration':28} {'flat wall':>10} {'ratio':>6} {'flat cpu':>9} {'ratio':>6}"
-    header += f" {'deep wall':>10} {'ratio':>6} {'deep cpu':>9} {'ratio':>6}"
-    print(header)
-    for case in cases:
-        row = f"{case.name:28}"
-        for shape in ("flat", "deep"):
-            wall = statistics.median(case.wall[shape])
-            cpu = statistics.median(case.cpu[shape])
-            bwall = statistics.median(base.wall[shape])
-            bcpu = statistics.median(base.cpu[shape])
-            row += f" {wall:10.0f} {wall / bwall:6.3f} {cpu:9.0f} {cpu / bcpu:6.3f}"
-        print(row)
+    print_table(cases, base)
+    print(
+        f"\nratio 0.01 with otelperf vs the bare SDK at ratio 0.01 ({sampled.name!r}), same rounds"
+    )
+    print_table(cases[3:], sampled)
     extra_cpu = statistics.median(cases[1].cpu["flat"]) / statistics.median(base.cpu["flat"]) - 1
     print(f"\nlatency processor, request-thread CPU added to the bare SDK span: {extra_cpu:+.2%}")
+    bare_cpu, on_end_ns = on_end_cost(args.rounds, args.spans)
+    print(
+        f"LatencyProcessor.on_end alone: {on_end_ns:.0f} ns CPU = {on_end_ns / bare_cpu:.1%} "
+        f"of a bare SDK span ({bare_cpu:.0f} ns CPU, same rounds)"
+    )
     agg_ns = aggregator_cost(100_000)
     bare_ns = statistics.median(base.wall["flat"])
     print(f"aggregator CPU per span: {agg_ns:.0f} ns = {agg_ns / bare_ns:.1%} of a bare SDK span")
     memory, scale = sketch_memory()
-    print(f"sub-window sketch, 1 ms..1 s spread: {memory} B at scale {scale}")
+    print(f"isolated sub-window sketch, 1 ms..1 s spread: {memory} B at scale {scale}")
 
 
 if __name__ == "__main__":
