@@ -155,9 +155,7 @@ def datadog(servers: Servers, fault: str) -> Case:
     assert case.aggregator is not None
     metric = DatadogMetricExporter(api_key="bench-key", host=f"http://127.0.0.1:{port}", environ={})
     case.metric_exporter = metric  # type: ignore[attr-defined]
-    wrapper = OperationMetricsExporter(
-        metric, case.aggregator, resource=Resource.create({}), environ={}
-    )
+    wrapper = OperationMetricsExporter(metric, case.aggregator, resource=Resource.create({}))
     reader = PeriodicExportingMetricReader(wrapper, export_interval_millis=200)
     case.meter_provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
     case.meter_provider.get_meter("bench").create_counter("c").add(1)

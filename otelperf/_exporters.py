@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib.metadata import entry_points
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.sdk.metrics import (
@@ -40,6 +40,7 @@ from otelperf._errors import ConfigError
 from otelperf._otlp_presets import with_otlp_preset
 
 __all__ = [
+    "MadeMetricExporter",
     "metric_exporter_names",
     "metric_exporters",
     "otlp_http_kwargs",
@@ -134,36 +135,38 @@ def otlp_http_kwargs(signal: Signal, environ: Mapping[str, str]) -> dict[str, An
     ``key=value`` pairs; the timeout is in seconds (the Python SDK's unit).
     """
 
-    def pick(suffix: str) -> str:
+    def pick(suffix: str) -> tuple[str, str]:
+        """The first variable set (per-signal, then general) and its value; ("", "") if none."""
         for var in (
             f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}",
             f"OTEL_EXPORTER_OTLP_{suffix}",
         ):
             if value := environ.get(var, "").strip():
-                return value
-        return ""
+                return var, value
+        return "", ""
 
     endpoint = environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
     if not endpoint:
         base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or "http://localhost:4318"
         endpoint = f"{base.rstrip('/')}/v1/{signal}"
-    compression = pick("COMPRESSION").lower() or "none"
+    compression_var, compression = pick("COMPRESSION")
     try:
-        chosen = Compression(compression)
+        chosen = Compression(compression.lower() or "none")
     except ValueError:
         raise ConfigError(
-            f"OTEL_EXPORTER_OTLP_COMPRESSION={compression!r}: expected gzip, deflate or none"
+            f"{compression_var}={compression!r}: expected gzip, deflate or none"
         ) from None
     kwargs: dict[str, Any] = {
         "endpoint": endpoint,
-        "headers": parse_env_headers(pick("HEADERS"), liberal=True),
+        "headers": parse_env_headers(pick("HEADERS")[1], liberal=True),
         "compression": chosen,
     }
-    if timeout := pick("TIMEOUT"):
+    timeout_var, timeout = pick("TIMEOUT")
+    if timeout:
         try:
             kwargs["timeout"] = float(timeout)
         except ValueError:
-            raise ConfigError(f"OTEL_EXPORTER_OTLP_TIMEOUT={timeout!r}: expected seconds") from None
+            raise ConfigError(f"{timeout_var}={timeout!r}: expected seconds") from None
     return kwargs
 
 
@@ -196,10 +199,23 @@ def metric_exporter_names(
     return () if raw == "none" else tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+class MadeMetricExporter(NamedTuple):
+    """A metric exporter and the preferences it was built with (for otelperf's wrapper)."""
+
+    exporter: MetricExporter
+    temporality: dict[type, AggregationTemporality] | None
+    aggregation: dict[type, Aggregation] | None
+
+
 def metric_exporters(
     names: tuple[str, ...], environ: Mapping[str, str], *, otlp_preset: str | None = None
-) -> list[MetricExporter]:
+) -> list[MadeMetricExporter]:
     """Instantiate the metric exporter of each name that has one (traces-only names are skipped).
+
+    Each comes with the temporality and aggregation it was built to prefer: for the OTLP
+    exporters what the standard variables ask for (:func:`otlp_metric_preferences`), for others
+    their public ``preferred_temporality`` attribute if they state one, else None (the SDK's
+    defaults).
 
     Raises:
         ConfigError: A vendor exporter lacks its extra or key, or the preset is unusable.
@@ -207,5 +223,15 @@ def metric_exporters(
     if otlp_preset == "sentry":
         otlp_preset = None  # Sentry takes no OTLP metrics: they go where the user says
     environ = with_otlp_preset(otlp_preset, environ)
-    found = [_load(name, "metrics", environ, otlp_preset) for name in names]
-    return [exporter for exporter in found if isinstance(exporter, MetricExporter)]
+    made = []
+    for name in names:
+        exporter = _load(name, "metrics", environ, otlp_preset)
+        if not isinstance(exporter, MetricExporter):
+            continue
+        if _entry_point_name(name, "metrics", environ) in _PROTOCOLS.values():
+            made.append(MadeMetricExporter(exporter, *otlp_metric_preferences(environ)))
+        else:
+            stated = getattr(exporter, "preferred_temporality", None)
+            stated_temporality = dict(stated) if isinstance(stated, Mapping) else None
+            made.append(MadeMetricExporter(exporter, stated_temporality, None))
+    return made

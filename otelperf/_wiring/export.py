@@ -64,10 +64,18 @@ def metric_readers(
 ) -> list[MetricReader]:
     """One fork-safe periodic reader per metric exporter; the exporters are appended to ``made``."""
     exporters = _exporters.metric_exporters(names, environ, otlp_preset=otlp_preset)
-    made.extend(exporters)
+    made.extend(m.exporter for m in exporters)
     return [
-        ForkSafePeriodicReader(OperationMetricsExporter(exporter, aggregator, resource=resource))
-        for exporter in exporters
+        ForkSafePeriodicReader(
+            OperationMetricsExporter(
+                m.exporter,
+                aggregator,
+                resource=resource,
+                preferred_temporality=m.temporality,
+                preferred_aggregation=m.aggregation,
+            )
+        )
+        for m in exporters
     ]
 
 

@@ -110,6 +110,7 @@ class DatadogMetricExporter(MetricExporter):
             ConfigError: The extra is not installed, the API key is missing, or a value is bad.
         """
         super().__init__(preferred_temporality=_DELTA)
+        self.preferred_temporality = dict(_DELTA)  # public: read by otelperf's metric wrapper
         env = os.environ if environ is None else environ
         if compression not in _ENCODINGS:
             raise ConfigError(f"compression={compression!r}: expected one of {_ENCODINGS}")

@@ -189,6 +189,7 @@ class NewRelicMetricExporter(MetricExporter):
             ConfigError: The extra is not installed, the key is missing or a value is bad.
         """
         super().__init__(preferred_temporality=_DELTA)
+        self.preferred_temporality = dict(_DELTA)  # public: read by otelperf's metric wrapper
         self._client = NewRelicClient(
             "metric",
             "exporter",

@@ -8,12 +8,14 @@ them to each batch the SDK's ``PeriodicExportingMetricReader`` hands to the real
 numbers ``otelperf.stats()`` reports and the histogram a Collector or Prometheus receives are
 therefore the same buckets, and they merge downstream.
 
-Temporality follows the wrapped exporter's own preference, exactly as the SDK's
-``PeriodicExportingMetricReader`` would use it without the wrapper: the Datadog and New Relic
-exporters prefer delta; the OTLP exporters follow
-``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`` (``configure()`` builds them with the
-preference that variable asks for). Cumulative points cover everything since the process (or
-fork) started; delta points cover the time since the previous export.
+Temporality is the wrapped exporter's, given to the wrapper by whoever built that exporter (the
+SDK has no public getter of an exporter's preference, and otelperf reads no SDK private
+attribute): ``configure()`` builds the OTLP exporters with what
+``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`` asks for and passes the same to the wrapper;
+otelperf's Datadog and New Relic exporters state theirs (delta) in their public
+``preferred_temporality`` attribute, which the wrapper reads when it is given nothing.
+Cumulative points cover everything since the process (or fork) started; delta points cover the
+time since the previous export.
 """
 
 from __future__ import annotations
@@ -44,30 +46,11 @@ from otelperf._safety import never_raise
 from otelperf.aggregates import ExpBuckets, ExpSketch, KeyedWindows, lower_boundary
 from otelperf.processors.aggregator import Aggregator
 
-__all__ = ["DURATION_METRIC", "OperationMetricsExporter", "preferences_of"]
+__all__ = ["DURATION_METRIC", "OperationMetricsExporter"]
 
 DURATION_METRIC = "otelperf.operation.duration"
 _SCOPE = InstrumentationScope("otelperf")
 _NO_BUCKETS = Buckets(offset=0, bucket_counts=[])
-
-
-def preferences_of(
-    exporter: MetricExporter,
-) -> tuple[dict[type, AggregationTemporality] | None, dict[type, Aggregation] | None]:
-    """The temporality and aggregation preferences ``exporter`` was constructed with.
-
-    ``MetricExporter.__init__(preferred_temporality=..., preferred_aggregation=...)`` is the
-    SDK's public way to state them, and its ``PeriodicExportingMetricReader`` reads them back
-    from the attributes that constructor sets; the SDK has no public getter, so the wrapper
-    reads those same attributes (never writes them). ``None`` means the reader's defaults
-    (cumulative, default aggregation), as for the SDK reader.
-    """
-    temporality = getattr(exporter, "_preferred_temporality", None)
-    aggregation = getattr(exporter, "_preferred_aggregation", None)
-    return (
-        dict(temporality) if isinstance(temporality, dict) else None,
-        dict(aggregation) if isinstance(aggregation, dict) else None,
-    )
 
 
 class OperationMetricsExporter(MetricExporter):
@@ -84,19 +67,27 @@ class OperationMetricsExporter(MetricExporter):
         aggregator: Aggregator,
         *,
         resource: Resource,
-        environ: Mapping[str, str] | None = None,
+        preferred_temporality: Mapping[type, AggregationTemporality] | None = None,
+        preferred_aggregation: Mapping[type, Aggregation] | None = None,
     ) -> None:
         """Wrap ``inner`` for ``aggregator``'s store, with ``inner``'s preferences.
 
         Args:
-            inner: The exporter that sends everything; its preferred temporality and
-                aggregation become the wrapper's, so the reader asks for what it wants.
+            inner: The exporter that sends everything.
             aggregator: Owner of the percentile store the histograms come from.
             resource: Resource of the points when the SDK's batch has none.
-            environ: Ignored (kept for callers written when the wrapper read the OTLP
-                variables itself; ``configure()`` now passes them to the OTLP exporter).
+            preferred_temporality: What ``inner`` was built to prefer, so the reader asks the
+                SDK's instruments for it and the duration points match; default: ``inner``'s
+                public ``preferred_temporality`` attribute if it has one (otelperf's vendor
+                exporters), else the SDK default (cumulative).
+            preferred_aggregation: What ``inner`` was built with (e.g. exponential histograms
+                for ``OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION``).
         """
-        temporality, aggregation = preferences_of(inner)
+        if preferred_temporality is None:
+            stated = getattr(inner, "preferred_temporality", None)
+            preferred_temporality = stated if isinstance(stated, Mapping) else None
+        temporality = dict(preferred_temporality) if preferred_temporality else None
+        aggregation = dict(preferred_aggregation) if preferred_aggregation else None
         super().__init__(preferred_temporality=temporality, preferred_aggregation=aggregation)
         self._inner = inner
         self.last_ok = True  # the last export's outcome (read by a bounded shutdown)

@@ -310,7 +310,8 @@ class TestDatadogConfig:
     def test_entry_point_name_builds_the_exporter(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """exporters=[..., 'datadog'] yields the metric exporter (and no span exporter)."""
         monkeypatch.setenv("DD_API_KEY", KEY)
-        [exporter] = _exporters.metric_exporters(("datadog",), os.environ)
+        [(exporter, temporality, _)] = _exporters.metric_exporters(("datadog",), os.environ)
         assert isinstance(exporter, DatadogMetricExporter)
+        assert temporality is not None and temporality[Histogram] is AggregationTemporality.DELTA
         assert _exporters.span_exporters(("datadog",), os.environ) == []
         exporter.shutdown()

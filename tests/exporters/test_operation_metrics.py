@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import Observation
-from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
+    ExponentialHistogram,
     MetricExporter,
+    MetricExportResult,
+    MetricsData,
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
@@ -20,14 +24,16 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import otelperf
 from otelperf import _exporters
+from otelperf._exporters import MadeMetricExporter
 from otelperf._receiver import MetricPoint, OTLPReceiver
 from otelperf.aggregates import ExpBuckets
 from otelperf.exporters.datadog import DatadogMetricExporter
 from otelperf.exporters.newrelic import NewRelicMetricExporter
-from otelperf.exporters.operation_metrics import OperationMetricsExporter, preferences_of
+from otelperf.exporters.operation_metrics import OperationMetricsExporter
 from otelperf.processors.aggregator import Aggregator
 from otelperf.processors.latency import LatencyProcessor
 
+E = TypeVar("E", bound=MetricExporter)
 DELTA, CUMULATIVE = AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE
 
 pytestmark = pytest.mark.usefixtures("fresh_globals")
@@ -125,13 +131,20 @@ class TestOperationDuration:
 
 
 def wrapped_pipeline(
-    inner: MetricExporter,
+    inner: MetricExporter | MadeMetricExporter,
 ) -> tuple[Aggregator, TracerProvider, MeterProvider, OperationMetricsExporter]:
     """configure()'s metric path by hand: spans -> store -> wrapper(inner) -> SDK reader."""
     aggregator = Aggregator(interval_s=3600)
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(LatencyProcessor(aggregator))
-    wrapper = OperationMetricsExporter(inner, aggregator, resource=Resource.create({}))
+    made = inner if isinstance(inner, MadeMetricExporter) else MadeMetricExporter(inner, None, None)
+    wrapper = OperationMetricsExporter(
+        made.exporter,
+        aggregator,
+        resource=Resource.create({}),
+        preferred_temporality=made.temporality,
+        preferred_aggregation=made.aggregation,
+    )
     reader = PeriodicExportingMetricReader(wrapper, export_interval_millis=3_600_000)
     meters = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
     # The SDK reader exports nothing while no instrument has data: give it one, as configure().
@@ -150,14 +163,13 @@ def emit_to(provider: TracerProvider, n: int) -> None:
 
 class TestTemporalityFollowsTheWrappedExporter:
     def test_an_otlp_exporter_preferring_delta_gets_delta_points(
-        self, otlp_receiver: OTLPReceiver
+        self, monkeypatch: pytest.MonkeyPatch, otlp_receiver: OTLPReceiver
     ) -> None:
-        """An OTLP exporter built to prefer delta (no env var) receives delta points on the wire."""
-        inner = OTLPMetricExporter(
-            endpoint=otlp_receiver.grpc_endpoint,
-            insecure=True,
-            preferred_temporality={Histogram: DELTA, Counter: DELTA},
-        )
+        """The OTLP exporter configure() builds for a delta preference gets delta points."""
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_receiver.grpc_endpoint)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+        environ = {"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta"}
+        [inner] = _exporters.metric_exporters(("otlp",), environ)
         aggregator, provider, meters, _ = wrapped_pipeline(inner)
         try:
             emit_to(provider, 300)
@@ -175,12 +187,12 @@ class TestTemporalityFollowsTheWrappedExporter:
     def test_the_env_variable_does_not_override_an_exporters_own_choice(
         self, monkeypatch: pytest.MonkeyPatch, otlp_receiver: OTLPReceiver
     ) -> None:
-        """An exporter built with cumulative stays cumulative under a delta env var (as the SDK)."""
+        """A wrapper given cumulative stays cumulative under a delta env var (as the SDK)."""
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
-        inner = OTLPMetricExporter(
-            endpoint=otlp_receiver.grpc_endpoint,
-            insecure=True,
-            preferred_temporality={Histogram: CUMULATIVE},
+        inner = MadeMetricExporter(
+            OTLPMetricExporter(endpoint=otlp_receiver.grpc_endpoint, insecure=True),
+            {Histogram: CUMULATIVE},
+            None,
         )
         aggregator, provider, meters, _ = wrapped_pipeline(inner)
         try:
@@ -202,34 +214,66 @@ class TestTemporalityFollowsTheWrappedExporter:
         assert {p.temporality for p in points} == {"cumulative"}
 
     @pytest.mark.parametrize("vendor", ["datadog", "newrelic"])
-    def test_vendor_exporters_preferring_delta_make_the_wrapper_delta(self, vendor: str) -> None:
-        """Datadog's and New Relic's metric exporters prefer delta: so does the wrapper."""
+    def test_vendor_exporters_preferring_delta_get_delta_points(self, vendor: str) -> None:
+        """Datadog's and New Relic's metric exporters prefer delta: they receive delta points."""
         environ = {
             "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
             "DD_API_KEY": "k",
             "NEW_RELIC_LICENSE_KEY": "k",
         }
-        inner: MetricExporter = (
-            DatadogMetricExporter(host="http://127.0.0.1:9", environ=environ)
+        inner = (
+            capturing(DatadogMetricExporter)(host="http://127.0.0.1:9", environ=environ)
             if vendor == "datadog"
-            else NewRelicMetricExporter(environ=environ)
+            else capturing(NewRelicMetricExporter)(environ=environ)
         )
-        wrapper = OperationMetricsExporter(
-            inner, Aggregator(interval_s=3600), resource=Resource.create({}), environ=environ
-        )
-        temporality, _ = preferences_of(wrapper)  # what PeriodicExportingMetricReader reads
-        assert temporality is not None and temporality[Histogram] is DELTA
-        assert preferences_of(wrapper) == preferences_of(inner)
+        self._check_two_exports(inner, "delta", [30, 20])
 
     def test_no_preference_means_the_sdk_defaults(self) -> None:
-        """An exporter that states no preference leaves the reader's defaults (cumulative)."""
+        """An exporter that states no preference gets the SDK reader's default: cumulative."""
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
-        wrapper = OperationMetricsExporter(
-            ConsoleMetricExporter(), Aggregator(interval_s=3600), resource=Resource.create({})
-        )
-        temporality, _ = preferences_of(wrapper)
-        assert (temporality or {}).get(Histogram, CUMULATIVE) is CUMULATIVE
+        self._check_two_exports(capturing(ConsoleMetricExporter)(), "cumulative", [30, 50])
+
+    @staticmethod
+    def _check_two_exports(inner: MetricExporter, temporality: str, counts: list[int]) -> None:
+        aggregator, provider, meters, _ = wrapped_pipeline(inner)
+        try:
+            for n in (30, 20):
+                emit_to(provider, n)
+                aggregator.flush()
+                assert meters.force_flush()
+        finally:
+            provider.shutdown()
+        seen: list[MetricsData] = inner.seen  # type: ignore[attr-defined]
+        points = [
+            (metric.data.aggregation_temporality, point.count)
+            for data in seen
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for metric in sm.metrics
+            if isinstance(metric.data, ExponentialHistogram)
+            for point in metric.data.data_points
+        ]
+        expected = DELTA if temporality == "delta" else CUMULATIVE
+        assert points == [(expected, count) for count in counts]
+        meters.shutdown()
+
+
+def capturing(base: type[E]) -> type[E]:
+    """A subclass of ``base`` that keeps what it is asked to export instead of sending it."""
+
+    class Capturing(base):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.seen: list[MetricsData] = []
+
+        def export(
+            self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: object
+        ) -> MetricExportResult:
+            self.seen.append(metrics_data)
+            return MetricExportResult.SUCCESS
+
+    return Capturing
 
 
 class TestWideSpread:
@@ -289,8 +333,7 @@ class TestOtlpPreferences:
             ),
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
         }
-        [inner] = _exporters.metric_exporters(("otlp",), environ)
-        temporality, aggregation = preferences_of(inner)
+        [(inner, temporality, aggregation)] = _exporters.metric_exporters(("otlp",), environ)
         assert temporality is not None and temporality[Histogram] is DELTA
         assert aggregation is not None
         assert isinstance(aggregation[Histogram], ExponentialBucketHistogramAggregation)

@@ -140,8 +140,7 @@ class TestPresetsOnTheWire:
         }
         [spans] = _exporters.span_exporters(("otlp",), environ, otlp_preset="newrelic")
         [metrics] = _exporters.metric_exporters(("otlp",), environ, otlp_preset="newrelic")
-        merged = with_otlp_preset("newrelic", environ)
-        with pipeline(metrics, span_processors=(BatchSpanProcessor(spans),), environ=merged) as p:
+        with pipeline(metrics, span_processors=(BatchSpanProcessor(spans),)) as p:
             p.emit("GET /cart", durations(50))
             stats = p.stats("GET /cart")
             assert p.collect()

@@ -9,7 +9,7 @@ builds it. The reader's period is an hour: tests export with ``collect()``.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,6 +20,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
+from otelperf._exporters import MadeMetricExporter
 from otelperf.aggregates import OperationStats
 from otelperf.exporters.operation_metrics import OperationMetricsExporter
 from otelperf.processors.aggregator import Aggregator
@@ -63,12 +64,15 @@ def durations(n: int, *, seed: int = 7) -> list[float]:
 
 @contextmanager
 def pipeline(
-    metric_exporter: MetricExporter | None = None,
+    metric_exporter: MetricExporter | MadeMetricExporter | None = None,
     *,
     span_processors: tuple[SpanProcessor, ...] = (),
-    environ: Mapping[str, str] | None = None,
 ) -> Iterator[Pipeline]:
-    """Build the pipeline around ``metric_exporter`` and shut everything down afterwards."""
+    """Build the pipeline around ``metric_exporter`` and shut everything down afterwards.
+
+    A ``MadeMetricExporter`` (what ``configure()`` builds) brings the preferences the wrapper
+    gets in ``configure()``; a bare exporter is wrapped as otelperf's vendor exporters are.
+    """
     resource = Resource.create(RESOURCE)
     aggregator = Aggregator(window_s=60.0)
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
@@ -77,8 +81,17 @@ def pipeline(
         provider.add_span_processor(processor)
     readers = []
     if metric_exporter is not None:
+        made = (
+            metric_exporter
+            if isinstance(metric_exporter, MadeMetricExporter)
+            else MadeMetricExporter(metric_exporter, None, None)
+        )
         wrapper = OperationMetricsExporter(
-            metric_exporter, aggregator, resource=resource, environ=environ or {}
+            made.exporter,
+            aggregator,
+            resource=resource,
+            preferred_temporality=made.temporality,
+            preferred_aggregation=made.aggregation,
         )
         readers.append(PeriodicExportingMetricReader(wrapper, export_interval_millis=3_600_000))
     meter_provider = MeterProvider(
