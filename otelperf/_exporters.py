@@ -41,6 +41,7 @@ from otelperf._otlp_presets import with_otlp_preset
 
 __all__ = [
     "MadeMetricExporter",
+    "grpc_compression",
     "metric_exporter_names",
     "metric_exporters",
     "otlp_http_kwargs",
@@ -75,6 +76,8 @@ def _load(
             kwargs: dict[str, Any] = {}
             if otlp_preset and wanted == _PROTOCOLS["http/protobuf"]:
                 kwargs = otlp_http_kwargs(signal, environ)
+            if wanted == _PROTOCOLS["grpc"]:
+                kwargs["compression"] = grpc_compression(signal, environ)
             if signal == "metrics" and wanted in _PROTOCOLS.values():
                 # The OTLP exporter would read these variables from os.environ only; a preset
                 # (New Relic: delta, exponential) or a given environ must reach it too.
@@ -84,6 +87,24 @@ def _load(
             exporter: object = factory(**kwargs)
             return exporter
     return None
+
+
+def grpc_compression(signal: Signal, environ: Mapping[str, str]) -> Any:
+    """The ``grpc.Compression`` the OTLP compression variables ask for (per-signal first).
+
+    Given to the SDK's gRPC exporters explicitly, because they refuse the specification's
+    ``none`` (and an empty value) when they read the variable themselves. Values were checked
+    by :mod:`otelperf._wiring.otlp_env`: only ``gzip`` compresses.
+    """
+    import grpc  # the gRPC exporter's own dependency, present whenever it is loaded
+
+    for var in (
+        f"OTEL_EXPORTER_OTLP_{signal.upper()}_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ):
+        if value := environ.get(var, "").strip().lower():
+            return grpc.Compression.Gzip if value == "gzip" else grpc.Compression.NoCompression
+    return grpc.Compression.NoCompression
 
 
 _DELTA_KINDS = {

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otelperf
 from otelperf import ConfigError, _safety
+from otelperf._receiver import OTLPReceiver
 from otelperf._wiring.otlp_env import check_otlp_environment
 from otelperf.budgets import INTERACTIVE_BUDGETS
 
@@ -180,11 +181,11 @@ class TestOtlpEnvironment:
             ),
             (
                 {"OTEL_EXPORTER_OTLP_COMPRESSION": "zip"},
-                "OTEL_EXPORTER_OTLP_COMPRESSION='zip': expected gzip, or the variable unset",
+                "OTEL_EXPORTER_OTLP_COMPRESSION='zip': expected gzip or none (gRPC)",
             ),
             (
-                {"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "none"},
-                "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION='none': expected gzip, or the variable",
+                {"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "deflate"},
+                "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION='deflate': expected gzip or none (gRPC)",
             ),
             (
                 {
@@ -529,3 +530,20 @@ class TestShutdown:
         started = time.monotonic()
         otelperf.shutdown()  # default 5 s budget
         assert time.monotonic() - started < FAILING_SHUTDOWN_TIMEOUT_S + 0.5
+
+
+class TestGrpcCompression:
+    @pytest.mark.parametrize("compression", ["none", "gzip", "NONE", " "])
+    def test_the_specifications_values_reach_the_receiver(
+        self, monkeypatch: pytest.MonkeyPatch, otlp_receiver: OTLPReceiver, compression: str
+    ) -> None:
+        """gzip and none (which the SDK's gRPC exporters refuse from the variable) both work."""
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_receiver.grpc_endpoint)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", compression)
+        otelperf.configure(exporters="otlp")
+        with otelperf.track("compressed"):
+            pass
+        assert otelperf.shutdown()
+        assert otlp_receiver.wait_for_spans(1)
+        assert [span.name for span in otlp_receiver.spans()] == ["compressed"]

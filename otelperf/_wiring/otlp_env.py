@@ -12,8 +12,10 @@ What the SDK (1.45) does with each, per transport, and what is checked:
 
 * ``OTEL_EXPORTER_OTLP[_TRACES|_METRICS]_TIMEOUT``: gRPC ``float()``s it and raises for text
   (even ``''``); HTTP warns and uses 10 s. Checked for both: a finite number of seconds > 0.
-* ``..._COMPRESSION``: gRPC accepts only ``gzip`` (``none``, ``deflate`` and ``''`` raise); HTTP
-  accepts ``gzip``, ``deflate``, ``none`` and warns on anything else. Checked per transport.
+* ``..._COMPRESSION``: the SDK's gRPC exporters accept only ``gzip`` (the specification's ``none``,
+  and ``''``, raise), so otelperf builds them with the compression given explicitly: ``gzip`` or
+  ``none`` (an empty value counts as unset). HTTP accepts ``gzip``, ``deflate``, ``none``. Checked
+  per transport.
 * ``..._ENDPOINT``: gRPC raises when ``urlparse`` does (``http://[::1``); HTTP fails at each
   export. Checked for both: a URL whose host and port parse.
 * ``..._CERTIFICATE``, ``..._CLIENT_KEY``, ``..._CLIENT_CERTIFICATE``: gRPC reads the files in
@@ -47,12 +49,11 @@ _PREFIX = "OTEL_EXPORTER_OTLP_"
 _PROTOCOLS: dict[str, Transport] = {"grpc": "grpc", "http/protobuf": "http"}
 _ENTRY_POINTS: dict[str, Transport] = {"otlp_proto_grpc": "grpc", "otlp_proto_http": "http"}
 _COMPRESSIONS: dict[Transport, tuple[str, ...]] = {
-    "grpc": ("gzip",),
+    "grpc": ("gzip", "none"),
     "http": ("gzip", "deflate", "none"),
 }
 _COMPRESSION_EXPECTED: dict[Transport, str] = {
-    "grpc": "gzip, or the variable unset for no compression (the gRPC exporter accepts no "
-    "other value, not even 'none' or an empty one)",
+    "grpc": "gzip or none (gRPC)",
     "http": "gzip, deflate or none",
 }
 _CREDENTIAL_GROUP = "opentelemetry_otlp_credential_provider"
@@ -127,7 +128,7 @@ def _check_signal(signal: Signal, transport: Transport, environ: Mapping[str, st
 
     if found := pick("TIMEOUT"):
         _check_timeout(*found)
-    if found := pick("COMPRESSION"):
+    if found := pick("COMPRESSION", blank=False):  # gRPC: given explicitly, see _exporters
         var, value = found
         if value.strip().lower() not in _COMPRESSIONS[transport]:
             raise ConfigError(
