@@ -27,9 +27,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME
 from opentelemetry.sdk.trace import TracerProvider
+from typing_extensions import Unpack
 
 from otelperf import _attach, _exporters, _identity
 from otelperf._errors import ConfigError
+from otelperf._kwargs import ConfigureKwargs
 from otelperf._otlp_presets import with_otlp_preset
 from otelperf._safety import logger, never_raise
 from otelperf._sampler import head_sampler
@@ -83,14 +85,16 @@ def forget(handle: Handle) -> None:
             _handle = None
 
 
-def configure(**settings: object) -> Handle:
+def configure(**settings: Unpack[ConfigureKwargs]) -> Handle:
     """Install otelperf (see the module docstring); a second call warns and returns the handle.
 
     The warning of a second call names the settings it gives that differ from the active ones
     (they are not applied), never their values (webhook URLs may carry tokens).
 
     Args:
-        **settings: Any setting of the README table; ``None`` means "not given".
+        **settings: Any setting of the README table (typed by ``ConfigureKwargs`` for type
+            checkers; an unknown keyword is a ``ConfigError`` at run time too); ``None`` means
+            "not given".
 
     Raises:
         ConfigError: A keyword or ``OTELPERF_*``/``OTEL_*`` value is invalid (also on a second

@@ -81,7 +81,7 @@ class TestInstall:
         """sample_ratio wins; otherwise OTEL_TRACES_SAMPLER picks the head sampler."""
         for name, value in environ.items():
             monkeypatch.setenv(name, value)
-        handle = otelperf.configure(exporters="none", **given)
+        handle = otelperf.configure(exporters="none", **given)  # type: ignore[arg-type]
         assert isinstance(handle.tracer_provider, TracerProvider)
         # otelperf wraps the head sampler so unsampled spans are still measured.
         wrapped = f"MeasureAll{{all,{description}"

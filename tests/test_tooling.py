@@ -41,3 +41,12 @@ def test_typing_usage_file_is_type_checked() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'files = ["otelperf", "tests"' in pyproject
     assert (ROOT / "tests" / "typing" / "public_api.py").exists()
+
+
+def test_configure_keywords_are_the_settings() -> None:
+    """ConfigureKwargs (what type checkers see) lists exactly the settings, no more, no less."""
+    from otelperf._kwargs import ConfigureKwargs
+    from otelperf._settings import SETTINGS
+
+    assert set(ConfigureKwargs.__annotations__) == {f.name for f in SETTINGS}
+    assert ConfigureKwargs.__total__ is False

@@ -58,3 +58,18 @@ def handle_bad_input() -> str:
         assert_type(error, ConfigError)
         return str(error)
     return ""
+
+
+def keywords_are_typed() -> None:
+    """configure()'s keywords are typed: mypy refuses a misspelt name or a wrong type."""
+    otelperf.configure(
+        sample_ratio=0.1,
+        measure_unsampled="roots",
+        exporters=["otlp", "console"],
+        alerts=["log", lambda alert: None],
+        memory_interval_s="off",
+        on_slow=lambda name, duration_ms, trace_id: None,
+    )
+    otelperf.configure(sampel_ratio=0.1)  # type: ignore[call-arg]
+    otelperf.configure(window_s="a minute")  # type: ignore[arg-type]
+    otelperf.configure(tail_sampling="maybe")  # type: ignore[arg-type]
