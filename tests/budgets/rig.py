@@ -33,14 +33,20 @@ class Rig:
         sink = CallbackSink(self.alerts.append, name="test")
         self.dispatcher = AlertDispatcher([sink]) if alerts else None
         options = {"alert_interval_s": 1.0, **evaluator}
-        self.monitor = BudgetMonitor(
-            self.aggregator,
-            lambda: BudgetEvaluator(parse_budgets(budgets, origin="test"), **options),
-            dispatcher=self.dispatcher,
-            service="shop",
-            resource={"service.name": "shop", "host.name": "h1"},
-            evaluate_interval_s=evaluate_interval_s,
-        )
+        try:
+            self.monitor = BudgetMonitor(
+                self.aggregator,
+                lambda: BudgetEvaluator(parse_budgets(budgets, origin="test"), **options),
+                dispatcher=self.dispatcher,
+                service="shop",
+                resource={"service.name": "shop", "host.name": "h1"},
+                evaluate_interval_s=evaluate_interval_s,
+            )
+        except BaseException:  # a refused budget must not leave the aggregator thread running
+            self.aggregator.shutdown()
+            if self.dispatcher is not None:
+                self.dispatcher.shutdown()
+            raise
         self.aggregator.add_tick_hook(self.monitor)
 
     def spans(
