@@ -161,6 +161,19 @@ def emit_to(provider: TracerProvider, n: int) -> None:
         span.end(end_time=(1 + i % 50) * 1_000_000)
 
 
+def export_twice(inner: MadeMetricExporter, first: int, second: int) -> None:
+    """Emit ``first`` spans, export, emit ``second`` more, export, shut down."""
+    aggregator, provider, meters, _ = wrapped_pipeline(inner)
+    try:
+        for n in (first, second):
+            emit_to(provider, n)
+            aggregator.flush()
+            assert meters.force_flush()
+    finally:
+        meters.shutdown()
+        provider.shutdown()
+
+
 class TestTemporalityFollowsTheWrappedExporter:
     def test_an_otlp_exporter_preferring_delta_gets_delta_points(
         self, monkeypatch: pytest.MonkeyPatch, otlp_receiver: OTLPReceiver
@@ -170,17 +183,7 @@ class TestTemporalityFollowsTheWrappedExporter:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
         environ = {"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "delta"}
         [inner] = _exporters.metric_exporters(("otlp",), environ)
-        aggregator, provider, meters, _ = wrapped_pipeline(inner)
-        try:
-            emit_to(provider, 300)
-            aggregator.flush()
-            assert meters.force_flush()
-            emit_to(provider, 200)
-            aggregator.flush()
-            assert meters.force_flush()
-        finally:
-            meters.shutdown()
-            provider.shutdown()
+        export_twice(inner, 300, 200)
         points = otlp_receiver.metrics(name="otelperf.operation.duration")
         assert [(p.temporality, p.count) for p in points] == [("delta", 300), ("delta", 200)]
 
@@ -194,17 +197,7 @@ class TestTemporalityFollowsTheWrappedExporter:
             {Histogram: CUMULATIVE},
             None,
         )
-        aggregator, provider, meters, _ = wrapped_pipeline(inner)
-        try:
-            emit_to(provider, 30)
-            aggregator.flush()
-            assert meters.force_flush()
-            emit_to(provider, 20)
-            aggregator.flush()
-            assert meters.force_flush()
-        finally:
-            meters.shutdown()
-            provider.shutdown()
+        export_twice(inner, 30, 20)
         points = otlp_receiver.metrics(name="otelperf.operation.duration")
         # (shutdown exports once more: cumulative repeats the total)
         assert [(p.temporality, p.count) for p in points][:2] == [
